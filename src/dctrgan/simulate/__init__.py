@@ -1,0 +1,5 @@
+"""Simulators (placeholder)."""
+
+from __future__ import annotations
+
+__all__ = ()
