@@ -1,0 +1,106 @@
+"""Shared helpers of the benchmark scripts: arguments, timing, the table and the JSON.
+
+Every script accepts ``--quick`` (a small run for CI) and ``--json PATH``, prints a
+table of figures and writes them as JSON::
+
+    {"benchmark": "simulate", "quick": true, "machine": {...},
+     "rows": [{"figure": ..., "value": ..., "unit": ..., "target": ...,
+               "baseline": ..., "ratio": ..., "ok": ...}, ...]}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ("Row", "best_time", "parse_args", "report")
+
+
+@dataclass
+class Row:
+    """One measured figure.
+
+    ``target`` is a readable condition such as ``">= 1000"``; ``ok`` is whether the
+    value meets it (``None`` where there is no target). ``baseline`` and ``ratio``
+    hold the same-run baseline a figure is compared with, where there is one.
+    """
+
+    figure: str
+    value: float
+    unit: str = ""
+    target: str = ""
+    baseline: float | None = None
+    ratio: float | None = None
+    ok: bool | None = None
+
+
+def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The common command line: ``--quick`` and ``--json PATH``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
+    parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    return parser.parse_args(argv)
+
+
+def best_time(function: Callable[[], Any], repeat: int = 3) -> float:
+    """Smallest wall time in seconds of ``repeat`` calls (the least disturbed run)."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def _fmt(x: float | None) -> str:
+    if x is None:
+        return "-"
+    if x == 0 or 1e-3 <= abs(x) < 1e6:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+def report(name: str, rows: Sequence[Row], args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    """Print the table of ``rows`` and write them to ``args.json`` if given."""
+    header = ("figure", "value", "unit", "target", "baseline", "ratio", "ok")
+    table = [
+        (
+            r.figure,
+            _fmt(r.value),
+            r.unit,
+            r.target or "-",
+            _fmt(r.baseline),
+            _fmt(r.ratio),
+            "-" if r.ok is None else ("yes" if r.ok else "NO"),
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(header)]
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    print(f"\n{name}{' (quick)' if args.quick else ''}")
+    print(line)
+    print("-" * len(line))
+    for t in table:
+        print("  ".join(c.ljust(w) for c, w in zip(t, widths)))
+    result = {
+        "benchmark": name,
+        "quick": bool(args.quick),
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+        },
+        "rows": [asdict(r) for r in rows],
+        **extra,
+    }
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+    return result
