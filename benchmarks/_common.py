@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ("Row", "best_time", "parse_args", "report")
+__all__ = ("HEADER", "Row", "best_time", "format_table", "parse_args", "report")
 
 
 @dataclass
@@ -67,28 +67,28 @@ def _fmt(x: float | None) -> str:
     return f"{x:.3e}"
 
 
-def report(name: str, rows: Sequence[Row], args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
-    """Print the table of ``rows`` and write them to ``args.json`` if given."""
-    header = ("figure", "value", "unit", "target", "baseline", "ratio", "ok")
-    table = [
-        (
-            r.figure,
-            _fmt(r.value),
-            r.unit,
-            r.target or "-",
-            _fmt(r.baseline),
-            _fmt(r.ratio),
-            "-" if r.ok is None else ("yes" if r.ok else "NO"),
-        )
-        for r in rows
-    ]
+def _cells(r: Row) -> tuple[str, ...]:
+    ok = "-" if r.ok is None else ("yes" if r.ok else "NO")
+    return (r.figure, _fmt(r.value), r.unit, r.target or "-", _fmt(r.baseline), _fmt(r.ratio), ok)
+
+
+HEADER = ("figure", "value", "unit", "target", "baseline", "ratio", "ok")
+
+
+def format_table(header: Sequence[str], table: Sequence[Sequence[str]]) -> str:
+    """Left-aligned text table with a rule under the header."""
     widths = [max(len(h), *(len(t[i]) for t in table)) for i, h in enumerate(header)]
-    line = "  ".join(h.ljust(w) for h, w in zip(header, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(t, widths, strict=True)) for t in table]
+    return "\n".join([line, "-" * len(line), *body])
+
+
+def report(
+    name: str, rows: Sequence[Row], args: argparse.Namespace, **extra: Any
+) -> dict[str, Any]:
+    """Print the table of ``rows`` and write them to ``args.json`` if given."""
     print(f"\n{name}{' (quick)' if args.quick else ''}")
-    print(line)
-    print("-" * len(line))
-    for t in table:
-        print("  ".join(c.ljust(w) for c, w in zip(t, widths)))
+    print(format_table(HEADER, [_cells(r) for r in rows]))
     result = {
         "benchmark": name,
         "quick": bool(args.quick),

@@ -209,19 +209,19 @@ class Hit:
     @property
     def x(self) -> ak.Array:
         """Cell-centre x in mm."""
-        g = _geometry_of(self)  # type: ignore[arg-type]
+        g = _geometry_of(self)
         return _map_leaves(self["ix"], g.cell_x)  # type: ignore[index]
 
     @property
     def y(self) -> ak.Array:
         """Cell-centre y in mm."""
-        g = _geometry_of(self)  # type: ignore[arg-type]
+        g = _geometry_of(self)
         return _map_leaves(self["iy"], g.cell_y)  # type: ignore[index]
 
     @property
     def z(self) -> ak.Array:
         """Centre z of the sensitive layer in mm."""
-        zs = _geometry_of(self).layer_z  # type: ignore[arg-type]
+        zs = _geometry_of(self).layer_z
         return _map_leaves(self["layer"], lambda i: zs[i])  # type: ignore[index]
 
     @property
@@ -338,7 +338,7 @@ def _leaf_dtype(array: ak.Array, name: str, depth: int) -> np.dtype[Any]:
     layout = array.layout
     form = str(ak.type(array))
     got_depth = layout.purelist_depth
-    if got_depth != depth or not layout.is_numpy and not layout.is_list:
+    if got_depth != depth or (not layout.is_numpy and not layout.is_list):
         msg = f"field {name!r}: expected {depth - 1} list level(s) of numbers, got type {form}"
         raise ValueError(msg)
     flat = ak.flatten(array, axis=None) if depth > 1 else array
@@ -355,7 +355,9 @@ def _flat_numpy(array: ak.Array) -> np.ndarray:
 
 def _check_dtype(name: str, dtype: np.dtype[Any], expected: np.dtype[Any], strict: bool) -> None:
     if strict and dtype != expected:
-        msg = f"field {name!r}: expected dtype {expected}, got {dtype} (dctrgan.data.coerce converts)"
+        msg = (
+            f"field {name!r}: expected dtype {expected}, got {dtype} (dctrgan.data.coerce converts)"
+        )
         raise ValueError(msg)
     kind = "integer" if expected.kind == "i" else "floating-point"
     if (expected.kind == "i" and dtype.kind not in "iu") or (
@@ -410,7 +412,11 @@ def validate(
         kind = detect_kind(events)
     _check_kind(kind)
     fields = ak.fields(events)
-    required = ("incident_energy", "hits") if kind == "showers" else ("energy", "signal", *_TRACE_SCALARS[1:])
+    required = (
+        ("incident_energy", "hits")
+        if kind == "showers"
+        else ("energy", "signal", *_TRACE_SCALARS[1:])
+    )
     for name in required:
         if name not in fields:
             msg = f"{kind}: missing field {name!r} (have {fields})"
@@ -500,4 +506,3 @@ def coerce(events: ak.Array, kind: Kind | None = None) -> ak.Array:
     for name, values in extra.items():
         out = ak.with_field(out, values, name)
     return out
-

@@ -1,0 +1,59 @@
+"""Developer sessions: ``nox -s tests``, ``nox -s lint``, ``nox -s docs``, ``nox -s bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.4"
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+BENCHMARKS = ("simulate", "io", "voxelize")
+# A CPU build of torch must be in place before the package, or pip pulls a CUDA build.
+TORCH = "torch==2.13.0"
+
+
+def _install(session: nox.Session, *extras: str, groups: tuple[str, ...] = ()) -> None:
+    session.install("-U", "pip>=25.1")
+    session.install(TORCH)
+    spec = f".[{','.join(extras)}]" if extras else "."
+    session.install("-e", spec, *(f"--group={g}" for g in groups))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite."""
+    _install(session, "all", groups=("test",))
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff (check and format) and mypy."""
+    _install(session, "all", groups=("dev",))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the documentation; warnings are errors."""
+    _install(session, "all", groups=("docs",))
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "html", "docs", "docs/_build/html")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run every benchmark (``--quick`` unless ``-- --full``) and print one summary table."""
+    _install(session, "all", groups=("bench",))
+    full = "--full" in session.posargs
+    out = ROOT / "bench-results"
+    out.mkdir(exist_ok=True)
+    for name in BENCHMARKS:
+        args = ["python", f"benchmarks/{name}.py", "--json", str(out / f"{name}.json")]
+        session.run(*args, *([] if full else ["--quick"]))
+    session.run("python", "benchmarks/summary.py", str(out), str(out / "summary.json"))

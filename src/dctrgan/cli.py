@@ -1,0 +1,83 @@
+"""The ``dctrgan`` command line: thin wrappers around the public API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from dctrgan import io, simulate
+from dctrgan._version import __version__
+
+__all__ = ("main",)
+
+
+class _Group(click.Group):
+    """A group that turns expected errors into one clear line and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (ValueError, OSError, KeyError) as err:
+            if ctx.params.get("debug"):
+                raise
+            click.echo(f"dctrgan: error: {err}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+@click.version_option(__version__, prog_name="dctrgan")
+@click.option("--debug", is_flag=True, help="Show full tracebacks.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress messages.")
+def main(debug: bool, verbose: bool) -> None:
+    """dctrgan: make fast and generative detector simulations precise."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    )
+
+
+@main.command("simulate")
+@click.argument("kind", type=click.Choice(["calorimeter", "airshower"]))
+@click.option("-n", "--events", "n", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option(
+    "--variant",
+    default=None,
+    help="calorimeter: full (default) or fast; airshower: data (default) or sim.",
+)
+@click.option(
+    "--energy",
+    type=float,
+    default=50.0,
+    show_default=True,
+    help="Photon energy in GeV (calorimeter).",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Random seed; the same seed gives the same file."
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+def simulate_command(
+    kind: str,
+    n: int,
+    variant: str | None,
+    energy: float,
+    seed: int | None,
+    output: Path,
+    overwrite: bool,
+) -> None:
+    """Simulate reference events and write them to a ROOT file.
+
+    \b
+    Example:
+        dctrgan simulate calorimeter -n 10000 --variant fast --seed 1 -o fast.root
+    """
+    if kind == "calorimeter":
+        events = simulate.calorimeter(
+            n, energy=energy, variant=variant or "full", seed=seed, progress=True
+        )
+    else:
+        events = simulate.airshower(n, variant=variant or "data", seed=seed)
+    io.write(output, events, overwrite=overwrite)
+    click.echo(f"wrote {len(events)} {kind} events to {output}")
