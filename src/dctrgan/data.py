@@ -32,6 +32,7 @@ import numpy as np
 import vector
 
 __all__ = (
+    "DEFAULT_GEOMETRY",
     "KINDS",
     "SIGNAL_SHAPE",
     "Geometry",
@@ -39,6 +40,7 @@ __all__ = (
     "behavior",
     "coerce",
     "detect_kind",
+    "geometry_of",
     "make_showers",
     "make_traces",
     "validate",
@@ -184,7 +186,8 @@ DEFAULT_GEOMETRY = Geometry()
 behavior: dict[Any, Any] = {}
 
 
-def _geometry_of(array: ak.Array) -> Geometry:
+def geometry_of(array: ak.Array) -> Geometry:
+    """The geometry attached to hits (by :func:`make_showers`), else the ILD-like default."""
     param = array.layout.purelist_parameter(_GEOMETRY_PARAMETER)
     if param is None:
         return DEFAULT_GEOMETRY
@@ -209,19 +212,19 @@ class Hit:
     @property
     def x(self) -> ak.Array:
         """Cell-centre x in mm."""
-        g = _geometry_of(self)
+        g = geometry_of(self)
         return _map_leaves(self["ix"], g.cell_x)  # type: ignore[index]
 
     @property
     def y(self) -> ak.Array:
         """Cell-centre y in mm."""
-        g = _geometry_of(self)
+        g = geometry_of(self)
         return _map_leaves(self["iy"], g.cell_y)  # type: ignore[index]
 
     @property
     def z(self) -> ak.Array:
         """Centre z of the sensitive layer in mm."""
-        zs = _geometry_of(self).layer_z
+        zs = geometry_of(self).layer_z
         return _map_leaves(self["layer"], lambda i: zs[i])  # type: ignore[index]
 
     @property
@@ -445,7 +448,7 @@ def _validate_hits(hits: ak.Array, geometry: Geometry | None, strict: bool) -> N
             raise ValueError(msg)
         _check_dtype(f"hits.{name}", _leaf_dtype(hits[name], f"hits.{name}", 2), expected, strict)
     _check_finite("hits.energy", _flat_numpy(hits["energy"]), nonnegative=True)
-    g = geometry if geometry is not None else _geometry_of(hits)
+    g = geometry if geometry is not None else geometry_of(hits)
     for name, size in (("layer", g.n_layers), ("ix", g.n_x), ("iy", g.n_y)):
         values = _flat_numpy(hits[name])
         bad = (values < 0) | (values >= size)
@@ -486,7 +489,7 @@ def coerce(events: ak.Array, kind: Kind | None = None) -> ak.Array:
     weight = ak.to_numpy(events["weight"]) if "weight" in ak.fields(events) else None
     if kind == "showers":
         hits = events["hits"]
-        geometry = _geometry_of(hits)
+        geometry = geometry_of(hits)
         out = make_showers(
             ak.to_numpy(events["incident_energy"]),
             ak.to_numpy(ak.num(hits, axis=1)),

@@ -30,8 +30,8 @@ import numpy as np
 from dctrgan.data import (
     DEFAULT_GEOMETRY,
     Geometry,
-    _geometry_of,
     detect_kind,
+    geometry_of,
     make_showers,
     validate,
 )
@@ -105,7 +105,7 @@ def _geometry(events: _Showers, geometry: Geometry | None) -> Geometry:
     if geometry is not None:
         return geometry
     if isinstance(events, ak.Array) and "hits" in ak.fields(events):
-        return _geometry_of(events["hits"])
+        return geometry_of(events["hits"])
     return DEFAULT_GEOMETRY
 
 
