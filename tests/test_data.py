@@ -101,6 +101,13 @@ def test_geometry_rejects_inconsistent_layers() -> None:
         Geometry.from_dict({"cells": 3})
 
 
+def test_selections_validate() -> None:
+    ev = _showers()
+    for selection in (ev[[2, 0]], ev[ev.incident_energy > 30], ev[::-1]):
+        data.validate(selection)
+    data.validate(_traces()[[1]], "traces")
+
+
 def test_detect_kind() -> None:
     assert data.detect_kind(_showers()) == "showers"
     assert data.detect_kind(_traces()) == "traces"

@@ -43,6 +43,7 @@ def main(debug: bool, verbose: bool) -> None:
 @click.option("-n", "--events", "n", type=click.IntRange(min=0), default=10_000, show_default=True)
 @click.option(
     "--variant",
+    type=click.Choice(["full", "fast", "data", "sim"]),
     default=None,
     help="calorimeter: full (default) or fast; airshower: data (default) or sim.",
 )
@@ -73,11 +74,26 @@ def simulate_command(
     Example:
         dctrgan simulate calorimeter -n 10000 --variant fast --seed 1 -o fast.root
     """
+    if output.exists() and not overwrite:
+        msg = f"{output} exists; pass --overwrite to replace it"
+        raise FileExistsError(msg)
     if kind == "calorimeter":
+        if variant not in (None, "full", "fast"):
+            msg = f"calorimeter variant must be full or fast, got {variant}"
+            raise click.BadParameter(msg, param_hint="--variant")
         events = simulate.calorimeter(
-            n, energy=energy, variant=variant or "full", seed=seed, progress=True
+            n,
+            energy=energy,
+            variant="fast" if variant == "fast" else "full",
+            seed=seed,
+            progress=True,
         )
     else:
-        events = simulate.airshower(n, variant=variant or "data", seed=seed)
+        if variant not in (None, "data", "sim"):
+            msg = f"airshower variant must be data or sim, got {variant}"
+            raise click.BadParameter(msg, param_hint="--variant")
+        events = simulate.airshower(
+            n, variant="sim" if variant == "sim" else "data", seed=seed, progress=True
+        )
     io.write(output, events, overwrite=overwrite)
     click.echo(f"wrote {len(events)} {kind} events to {output}")

@@ -337,19 +337,23 @@ def _check_kind(kind: str) -> None:
 
 
 def _leaf_dtype(array: ak.Array, name: str, depth: int) -> np.dtype[Any]:
-    """dtype of a numeric field of the given list depth (1 = flat), or a ValueError."""
-    layout = array.layout
-    form = str(ak.type(array))
-    got_depth = layout.purelist_depth
-    if got_depth != depth or (not layout.is_numpy and not layout.is_list):
-        msg = f"field {name!r}: expected {depth - 1} list level(s) of numbers, got type {form}"
-        raise ValueError(msg)
-    flat = ak.flatten(array, axis=None) if depth > 1 else array
-    try:
-        return np.asarray(ak.to_numpy(flat, allow_missing=False)).dtype
-    except (TypeError, ValueError) as err:
-        msg = f"field {name!r}: expected numbers, got type {form}"
-        raise ValueError(msg) from err
+    """dtype of a numeric field with ``depth - 1`` list levels, or a ValueError.
+
+    Read from the type, so selections (``events[mask]``) and packed arrays alike pass.
+    """
+    item = ak.type(array).content
+    for _ in range(depth - 1):
+        if not isinstance(item, ak.types.ListType | ak.types.RegularType):
+            break
+        item = item.content
+    else:
+        if isinstance(item, ak.types.NumpyType):
+            dtype: np.dtype[Any] = ak.types.numpytype.primitive_to_dtype(item.primitive)
+            return dtype
+    msg = (
+        f"field {name!r}: expected {depth - 1} list level(s) of numbers, got type {ak.type(array)}"
+    )
+    raise ValueError(msg)
 
 
 def _flat_numpy(array: ak.Array) -> np.ndarray:
@@ -451,14 +455,15 @@ def _validate_hits(hits: ak.Array, geometry: Geometry | None, strict: bool) -> N
     g = geometry if geometry is not None else geometry_of(hits)
     for name, size in (("layer", g.n_layers), ("ix", g.n_x), ("iy", g.n_y)):
         values = _flat_numpy(hits[name])
+        if values.size == 0 or (values.min() >= 0 and values.max() < size):
+            continue
         bad = (values < 0) | (values >= size)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            msg = (
-                f"field 'hits.{name}': {int(bad.sum())} value(s) outside the geometry "
-                f"[0, {size}), first {int(values[first])} at flat index {first}"
-            )
-            raise ValueError(msg)
+        first = int(np.flatnonzero(bad)[0])
+        msg = (
+            f"field 'hits.{name}': {int(bad.sum())} value(s) outside the geometry "
+            f"[0, {size}), first {int(values[first])} at flat index {first}"
+        )
+        raise ValueError(msg)
 
 
 def _validate_signal(signal: ak.Array, strict: bool) -> None:

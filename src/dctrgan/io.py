@@ -1,12 +1,426 @@
-"""ROOT I/O (placeholder while the module is written)."""
+"""Read and write events as ROOT TTrees (uproot); import showers from HDF5.
+
+Layout written by :func:`write`, and read by :func:`read` without ``branches=``:
+
+==============  ==================================================================
+showers         ``incident_energy`` (float), ``nhits`` (int32 counter),
+                ``hits_layer``, ``hits_ix``, ``hits_iy`` (int32[nhits]),
+                ``hits_energy`` (float[nhits])
+traces          ``energy``, ``core_x``, ``core_y``, ``xmax`` (float),
+                ``signal`` (float[9][9][80])
+both            ``weight`` (float) if the events have one; any other field holding
+                one number per event, as a branch of the same name
+==============  ==================================================================
+
+Other layouts are read through ``branches=``, a mapping from keys named after the
+schema fields to branch names. Showers: ``incident_energy``; per hit ``layer``,
+``ix``, ``iy``, ``energy`` (jagged branches), where each coordinate may instead be
+a position in mm, ``z``, ``x``, ``y`` (turned into cell indices through the
+:class:`~dctrgan.data.Geometry`; positions outside it are an error); or
+``voxels``, a dense ``float[n_layers][n_x][n_y]`` branch in MeV in place of all
+hit keys, of which every nonzero cell becomes a hit (no threshold is applied).
+Traces: ``energy``, ``signal``, ``core_x``, ``core_y``, ``xmax``. Both: ``weight``.
+Keys not given keep the default branch names above::
+
+    showers = dctrgan.read("g4.root:showers", branches={"energy": "scene"})
+    showers = dctrgan.read("g4.root", branches={"x": "hit_x", "y": "hit_y", "z": "hit_z"})
+    showers = dctrgan.read("gan.root", branches={"voxels": "cells", "incident_energy": "e0"})
+
+Weights can live in a *friend tree*: a file with only a ``weight`` branch, one
+entry per event in the same order, beside the untouched input
+(:func:`write_weights`). ``read(..., friend="weights.root")`` attaches them; with
+plain uproot, read both trees and ``ak.zip`` them; in ROOT,
+``events->AddFriend("weights", "weights.root")``.
+
+:func:`write` is atomic: it writes a temporary file in the destination folder and
+renames it at the end, so an interrupted write never leaves a half file and never
+destroys an existing one. The geometry of showers is not stored in the file: read
+showers of a non-default calorimeter with the same ``geometry=``.
+"""
 
 from __future__ import annotations
 
-__all__ = ("iterate", "read", "write")
+import contextlib
+import errno
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+
+from dctrgan._branches import SCHEMA_FIELDS, from_branches
+from dctrgan._root import Files, Plan, chunks, friend_reader, make_plan, parse_size, steps
+from dctrgan.data import SIGNAL_SHAPE, Geometry, Kind, behavior, detect_kind, validate
+
+__all__ = ("Files", "from_branches", "iterate", "read", "read_hdf5", "write", "write_weights")
+
+log = logging.getLogger(__name__)
+
+_HIT_DTYPES: tuple[tuple[str, np.dtype[Any]], ...] = (
+    ("layer", np.dtype(np.int32)),
+    ("ix", np.dtype(np.int32)),
+    ("iy", np.dtype(np.int32)),
+    ("energy", np.dtype(np.float32)),
+)
+_HITS_TYPE = ak.types.from_datashape(
+    "var * {layer: int32, ix: int32, iy: int32, energy: float32}", highlevel=False
+)
 
 
-def read(*args: object, **kwargs: object) -> object:
-    raise NotImplementedError
+# --------------------------------------------------------------------- reading
 
 
-iterate = write = read
+def read(
+    files: Files,
+    kind: Kind | None = None,
+    *,
+    tree: str | None = None,
+    branches: Mapping[str, str] | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    friend: Files | None = None,
+    geometry: Geometry | None = None,
+) -> ak.Array:
+    """Read events from ROOT files (or HDF5 files, by their ``.h5`` / ``.hdf5`` suffix).
+
+    Args:
+        files: a path, ``"file.root:tree"``, a glob, or a sequence of them; read in
+            order as one sample.
+        kind: ``"showers"`` or ``"traces"``; by default traces if the tree has the
+            ``signal`` branch (or ``branches=`` names trace keys), else showers.
+        tree: name of the TTree; may be omitted when each file holds exactly one.
+        branches: schema key -> branch name for other layouts (see :mod:`dctrgan.io`).
+        entry_start: first entry (of all files together; negative counts from the end).
+        entry_stop: one past the last entry.
+        friend: a file (or files) with a friend tree holding a ``weight`` branch, one
+            entry per event of ``files``; its weight multiplies the events' own.
+        geometry: calorimeter of the showers (default: ILD-like).
+
+    Returns:
+        Validated events in the package schema (plus a ``weight`` field if the tree
+        has a ``weight`` branch, and any other branch with one number per event).
+
+    Raises:
+        FileNotFoundError: for a missing file or a glob that matches nothing.
+        OSError: for a file that is truncated, corrupt or not ROOT.
+        ValueError: naming the file, tree and branch, for a missing tree or branch,
+            a wrong shape, non-finite values, or an empty entry range.
+
+    Example:
+        >>> showers = dctrgan.read("showers.root:events")  # doctest: +SKIP
+    """
+    with contextlib.ExitStack() as stack:
+        plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry, keep=stack)
+        weights = None if friend is None else friend_reader(friend, plan, stack)
+        events = _concatenate(list(chunks(plan, None, geometry, weights, skip_empty=False)))
+    log.debug("read %d %s from %s", len(events), plan.kind, plan.where)
+    return events
+
+
+def _concatenate(parts: list[ak.Array]) -> ak.Array:
+    return parts[0] if len(parts) == 1 else ak.Array(ak.concatenate(parts), behavior=behavior)
+
+
+def read_hdf5(
+    files: Files,
+    *,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    geometry: Geometry | None = None,
+) -> ak.Array:
+    """Read showers from HDF5 files of the CaloGAN / "getting_high" layout, whatever their suffix.
+
+    The file holds ``30x30/layers``, ``(N, 30, 30, 30)`` cell energies in MeV
+    (layer, ix, iy), and ``30x30/energy``, ``(N, 1)`` incident energies in GeV.
+    Every nonzero cell becomes a hit. Needs h5py (``pip install "dctrgan[hdf5]"``).
+
+    Args:
+        files: a path, a glob, or a sequence of them.
+        entry_start: first event (of all files together).
+        entry_stop: one past the last event.
+        geometry: calorimeter of the showers; the layer shape must match it.
+
+    Returns:
+        Validated showers.
+    """
+    plan = make_plan(files, "showers", None, None, entry_start, entry_stop, geometry, hdf5=True)
+    return _concatenate(list(chunks(plan, None, geometry, None, skip_empty=False)))
+
+
+def iterate(
+    files: Files,
+    kind: Kind | None = None,
+    *,
+    step_size: int | str = "100 MB",
+    tree: str | None = None,
+    branches: Mapping[str, str] | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    friend: Files | None = None,
+    geometry: Geometry | None = None,
+) -> Iterator[ak.Array]:
+    """Stream events in chunks of bounded memory; the arguments are those of :func:`read`.
+
+    Files are checked (trees, branches, entry range, friend) before the first chunk.
+
+    Args:
+        step_size: events per chunk, or a memory size per chunk such as ``"100 MB"``
+            (of uncompressed branch data). A chunk never spans two files.
+
+    Yields:
+        Validated events, in file order.
+    """
+    plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry)
+    parse_size(step_size)
+    if friend is not None:  # check the friend now, read it while iterating
+        with contextlib.ExitStack() as stack:
+            friend_reader(friend, plan, stack)
+    return _iterate(plan, step_size, geometry, friend)
+
+
+def _iterate(
+    plan: Plan, step_size: int | str, geometry: Geometry | None, friend: Files | None
+) -> Iterator[ak.Array]:
+    with contextlib.ExitStack() as stack:
+        weights = None if friend is None else friend_reader(friend, plan, stack)
+        yield from chunks(plan, step_size, geometry, weights, skip_empty=True)
+
+
+# --------------------------------------------------------------------- writing
+
+
+def _file_mode(path: Path) -> int:
+    """Permissions for the new file: those of the file it replaces, else 0o666 less the umask."""
+    with contextlib.suppress(OSError):
+        return path.stat().st_mode & 0o7777
+    umask = os.umask(0o077)  # read the umask; 0o077 is the safe value meanwhile
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextlib.contextmanager
+def _atomic(path: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
+    """A temporary file beside ``path`` that replaces it on success, and vanishes on failure."""
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{target}: is a folder, not a file"
+        raise IsADirectoryError(msg)
+    if target.exists() and not overwrite:
+        msg = f"{target}: exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+    folder = target.parent
+    if not folder.is_dir():
+        raise FileNotFoundError(errno.ENOENT, "no such folder", str(folder))
+    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    temporary = Path(name)
+    try:
+        yield temporary
+        fd = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if target.exists() and not overwrite:
+            msg = f"{target}: was created while writing; pass overwrite=True to replace it"
+            raise FileExistsError(msg)
+        temporary.chmod(_file_mode(target))
+        temporary.replace(target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
+    """Fields beyond the schema, which must hold one number per event."""
+    reserved = {"nhits", *(f"hits_{f}" for f, _ in _HIT_DTYPES)} if kind == "showers" else set()
+    out: dict[str, np.dtype[Any]] = {}
+    if kind == "showers":
+        hit_extra = sorted(set(ak.fields(events["hits"])) - {f for f, _ in _HIT_DTYPES})
+        if hit_extra:
+            msg = f"hit field(s) {[f'hits.{f}' for f in hit_extra]} cannot be written: hits are written as layer, ix, iy, energy"
+            raise ValueError(msg)
+    for name in ak.fields(events):
+        if name in SCHEMA_FIELDS[kind]:
+            continue
+        if name in reserved:
+            msg = f"field {name!r} cannot be written: the name is taken by the hit branches"
+            raise ValueError(msg)
+        column = events[name]
+        try:
+            dtype = np.asarray(ak.to_numpy(column[:0], allow_missing=False)).dtype
+            ok = column.ndim == 1 and dtype.kind in "biuf"
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            msg = f"field {name!r} cannot be written: besides the schema only fields with one number per event are kept, got type {ak.type(column)}"
+            raise ValueError(msg)
+        out[name] = dtype
+    return out
+
+
+def _branch_types(
+    kind: Kind, has_weight: bool, extra: Mapping[str, np.dtype[Any]]
+) -> dict[str, Any]:
+    f32 = np.dtype(np.float32)
+    if kind == "showers":
+        types: dict[str, Any] = {"incident_energy": f32, "hits": _HITS_TYPE}
+    else:
+        types = {"energy": f32, "signal": np.dtype((np.float32, SIGNAL_SHAPE))}
+        types |= {"core_x": f32, "core_y": f32, "xmax": f32}
+    if has_weight:
+        types["weight"] = f32
+    return types | dict(extra)
+
+
+def _numpy(array: ak.Array, dtype: np.dtype[Any] | type) -> np.ndarray:
+    return np.asarray(ak.to_numpy(array, allow_missing=False), dtype=dtype)
+
+
+def _branch_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
+    """Arrays for ``extend`` of one chunk of events; no copy where dtypes already match."""
+    out: dict[str, Any] = {}
+    for name, dtype in types.items():
+        if name == "hits":
+            hits = chunk["hits"]
+            offsets = np.zeros(len(hits) + 1, dtype=np.int64)
+            np.cumsum(ak.to_numpy(ak.num(hits, axis=1)), out=offsets[1:])
+            contents = [
+                ak.contents.NumpyArray(_numpy(ak.flatten(hits[f], axis=1), dt))
+                for f, dt in _HIT_DTYPES
+            ]
+            record = ak.contents.RecordArray(
+                contents, [f for f, _ in _HIT_DTYPES], length=int(offsets[-1])
+            )
+            out[name] = ak.Array(ak.contents.ListOffsetArray(ak.index.Index64(offsets), record))
+        elif name == "signal":
+            out[name] = _numpy(chunk["signal"], np.float32)
+        else:
+            out[name] = _numpy(chunk[name], dtype)
+    return out
+
+
+def _write_tree(
+    path: str | os.PathLike[str],
+    tree: str,
+    types: Mapping[str, Any],
+    chunks: Iterator[dict[str, Any]],
+    overwrite: bool,
+) -> Path:
+    name: object = tree
+    if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
+        msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
+        raise ValueError(msg)
+    with _atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
+        ttree = file.mktree(tree, dict(types))
+        for data in chunks:
+            ttree.extend(data)
+    return Path(path)
+
+
+def write(
+    path: str | os.PathLike[str],
+    events: ak.Array,
+    tree: str = "events",
+    *,
+    overwrite: bool = False,
+    step_size: int | str = "100 MB",
+) -> Path:
+    """Write events as a ROOT TTree, atomically (see :mod:`dctrgan.io` for the layout).
+
+    Args:
+        path: the ROOT file to create.
+        events: showers or traces in the package schema (any integer / float dtypes;
+            written as int32 / float32), with an optional ``weight`` and any other
+            fields holding one number per event.
+        tree: name of the TTree.
+        overwrite: replace an existing file (only once the new one is complete).
+        step_size: events per basket, or the uncompressed size of one chunk (``"100 MB"``).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        FileExistsError: if ``path`` exists and ``overwrite`` is False.
+        TypeError: if ``events`` is not an awkward Array.
+        ValueError: naming the field that does not fit the schema or cannot be written.
+    """
+    if not isinstance(events, ak.Array):
+        msg = f"events must be an awkward Array, got {type(events).__name__}"
+        raise TypeError(msg)
+    layout = events.layout
+    if layout.is_indexed and not layout.is_option:  # filtered events: apply the index once
+        events = ak.Array(layout.project(), behavior=events.behavior)
+    kind = detect_kind(events)
+    validate(events, kind, strict=False)
+    extra = _extra_fields(events, kind)
+    types = _branch_types(kind, "weight" in ak.fields(events), extra)
+    n = len(events)
+    step = steps(step_size, events.layout.nbytes / max(n, 1))
+
+    def chunks() -> Iterator[dict[str, Any]]:
+        for start in range(0, n, step):
+            yield _branch_data(events[start : start + step], types)
+
+    _write_tree(path, tree, types, chunks(), overwrite)
+    log.debug("wrote %d %s to %s:%s", n, kind, path, tree)
+    return Path(path)
+
+
+def write_weights(
+    path: str | os.PathLike[str],
+    weights: Any,
+    tree: str = "weights",
+    *,
+    overwrite: bool = False,
+    field: str = "weight",
+    step_size: int = 10_000_000,
+) -> Path:
+    """Write event weights as a friend tree: a ``weight`` branch, one entry per event.
+
+    The input file stays untouched; read the weights back with
+    ``read(events_file, friend=path)``, with uproot by reading both trees and
+    ``ak.zip``-ping them, or in ROOT with ``events->AddFriend(tree, path)``.
+
+    Args:
+        path: the ROOT file to create.
+        weights: ``(N,)`` weights, or events with a ``field`` field, in the entry
+            order of the events they belong to.
+        tree: name of the friend TTree.
+        overwrite: replace an existing file.
+        field: the weight field of ``weights`` when it is an events array.
+        step_size: weights per basket.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: for weights that are not one finite number per event.
+    """
+    if isinstance(weights, ak.Array) and ak.fields(weights):
+        if field not in ak.fields(weights):
+            msg = f"weights: no field {field!r} in the events (have {ak.fields(weights)})"
+            raise ValueError(msg)
+        weights = weights[field]
+    try:
+        values = np.asarray(ak.to_numpy(weights) if isinstance(weights, ak.Array) else weights)
+    except (TypeError, ValueError) as err:
+        msg = f"weights: expected one number per event, got {type(weights).__name__}"
+        raise ValueError(msg) from err
+    if values.ndim != 1 or values.dtype.kind not in "iuf":
+        msg = f"weights: expected one number per event, got shape {values.shape} of {values.dtype}"
+        raise ValueError(msg)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        msg = f"weights: {int(bad.sum())} non-finite value(s), first at index {int(np.flatnonzero(bad)[0])}"
+        raise ValueError(msg)
+    values = values.astype(np.float32, copy=False)
+    step = max(int(step_size), 1)
+    chunks = ({"weight": values[a : a + step]} for a in range(0, len(values), step))
+    return _write_tree(path, tree, {"weight": np.dtype(np.float32)}, chunks, overwrite)
