@@ -62,6 +62,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dctrgan.data import SIGNAL_SHAPE, make_traces
+from dctrgan.simulate._common import per_event
 
 __all__ = ("airshower", "station_positions")
 
@@ -163,16 +164,7 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
 def _energies(n: int, energy: Any, rng: np.random.Generator) -> np.ndarray:
     if energy is None:
         return rng.uniform(1.0, 100.0, size=n)
-    e = np.asarray(energy, dtype=np.float64)
-    if e.ndim == 0:
-        e = np.full(n, float(e))
-    if e.shape != (n,):
-        msg = f"energy: expected None, a number or an array of shape ({n},), got shape {e.shape}"
-        raise ValueError(msg)
-    if not np.all(np.isfinite(e) & (e > 0)):
-        msg = f"energy: primary energies must be positive and finite (EeV), got {e.min()}"
-        raise ValueError(msg)
-    return e
+    return per_event(n, energy, "energy", minimum=np.finfo(np.float64).tiny, unit="EeV")
 
 
 def _showers(

@@ -72,6 +72,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from dctrgan.data import Geometry, make_showers
+from dctrgan.simulate._common import per_event
 
 __all__ = ("calorimeter",)
 
@@ -129,20 +130,6 @@ _VARIANTS: dict[str, _Tuning] = {
 
 def _lgamma(x: np.ndarray) -> np.ndarray:
     return np.array([math.lgamma(v) for v in x.ravel()]).reshape(x.shape)
-
-
-def _energies(n: int, energy: Any) -> np.ndarray:
-    e = np.asarray(energy, dtype=np.float64)
-    if e.ndim == 0:
-        e = np.full(n, float(e))
-    if e.shape != (n,):
-        msg = f"energy: expected a number or an array of shape ({n},), got shape {e.shape}"
-        raise ValueError(msg)
-    if not np.all(np.isfinite(e)) or np.any(e < 1.0):
-        bad = e[~(np.isfinite(e) & (e >= 1.0))][0]
-        msg = f"energy: incident energies must be finite and >= 1 GeV (GFlash range), got {bad}"
-        raise ValueError(msg)
-    return e
 
 
 def _spot_counts(energy: np.ndarray, z: float) -> np.ndarray:
@@ -322,7 +309,7 @@ def calorimeter(
         raise ValueError(msg)
     geometry = Geometry() if geometry is None else geometry
     tuning = _VARIANTS[variant]
-    energies = _energies(n, energy)
+    energies = per_event(n, energy, "energy", minimum=1.0, unit="GeV (GFlash range)")
     rng = np.random.default_rng(seed)
     mip = _MIP_PER_MM * geometry.silicon
     # probability per MeV of spot energy that a spot is seen in the silicon, by layer
@@ -362,14 +349,14 @@ def calorimeter(
                 )
             bar.update(m)
     if parts:
-        per_event, layer, ix, iy, deposit = (np.concatenate(c) for c in zip(*parts, strict=True))
+        hit_counts, layer, ix, iy, deposit = (np.concatenate(c) for c in zip(*parts, strict=True))
     else:
-        per_event = layer = ix = iy = np.zeros(0, dtype=np.int32)
+        hit_counts = layer = ix = iy = np.zeros(0, dtype=np.int32)
         deposit = np.zeros(0, dtype=np.float32)
     log.debug("calorimeter: %d %s showers, %d hits", n, variant, len(deposit))
     return make_showers(
         energies.astype(np.float32),
-        per_event,
+        hit_counts,
         layer,
         ix,
         iy,
