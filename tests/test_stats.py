@@ -59,3 +59,201 @@ def test_effective_entries() -> None:
     # (1 + 3)^2 / (1 + 9)
     assert stats.effective_entries([1.0, 3.0]) == pytest.approx(1.6)
     assert stats.effective_entries([]) == 0.0
+
+
+def _weighted_hist(x: np.ndarray, w: np.ndarray | None, edges: np.ndarray) -> hist.Hist:
+    h = hist.Hist(hist.axis.Variable(edges), storage=hist.storage.Weight())
+    h.fill(x, weight=w)
+    return h
+
+
+def test_effective_entries_of_a_weight_histogram() -> None:
+    h = _weighted_hist(np.array([0.5, 0.5, 1.5]), np.array([1.0, 3.0, 2.0]), np.array([0.0, 1, 2]))
+    # (1 + 3 + 2)^2 / (1 + 9 + 4)
+    assert stats.effective_entries(h) == pytest.approx(36 / 14, rel=1e-12)
+    # an overflow entry counts only with flow=True
+    h.fill([5.0], weight=[2.0])
+    assert stats.effective_entries(h) == pytest.approx(36 / 14, rel=1e-12)
+    assert stats.effective_entries(h, flow=True) == pytest.approx(64 / 18, rel=1e-12)
+    # an unweighted count storage: the number of entries
+    plain = hist.Hist(hist.axis.Regular(3, 0, 3))
+    plain.fill([0.5, 1.5, 1.5, 2.5])
+    assert stats.effective_entries(plain) == pytest.approx(4.0)
+
+
+def test_effective_counts_per_bin_differ_from_counts() -> None:
+    h = _weighted_hist(
+        np.array([0.5, 0.5, 1.5, 2.5, 2.5]),
+        np.array([1.0, 3.0, 2.0, 0.5, 0.5]),
+        np.array([0.0, 1, 2, 3, 4]),
+    )
+    # bins: (1+3)^2/(1+9), 2^2/4, (0.5+0.5)^2/(0.25+0.25), empty
+    np.testing.assert_allclose(stats.effective_counts(h), [1.6, 1.0, 2.0, 0.0], rtol=1e-12)
+    np.testing.assert_allclose(h.counts(), [4.0, 2.0, 1.0, 0.0])  # hist's counts() is sum w
+    assert stats.effective_counts(h, flow=True).shape == (6,)
+
+
+def test_histogram_statistics_need_the_sum_of_squared_weights() -> None:
+    h = hist.Hist(hist.axis.Regular(2, 0, 2))  # Double storage
+    h.fill([0.5, 1.5], weight=[2.0, 3.0])
+    with pytest.raises(ValueError, match="Weight\\(\\) storage"):
+        stats.effective_entries(h)
+    with pytest.raises(ValueError, match="Weight\\(\\) storage"):
+        stats.effective_counts(h)
+    profile = hist.Hist(hist.axis.Regular(2, 0, 2), storage=hist.storage.Mean())
+    with pytest.raises(ValueError, match="profile"):
+        stats.effective_counts(profile)
+    with pytest.raises(TypeError, match="expected a uhi histogram"):
+        stats.effective_counts(np.ones(3))
+
+
+def test_uncertainty_ratio_unit_weights_is_sqrt_of_size_ratio(rng: np.random.Generator) -> None:
+    x_model, x_ref = rng.normal(size=40_000), rng.normal(size=10_000)
+    # the sample standard deviations fluctuate by ~0.7 % (N_ref = 10k): 3 % is > 4 sigma
+    assert stats.uncertainty_ratio(x_model, None, x_ref) == pytest.approx(0.5, rel=0.03)
+    assert stats.uncertainty_ratio(x_model, np.ones(40_000), x_ref, np.ones(10_000)) == (
+        stats.uncertainty_ratio(x_model, None, x_ref)
+    )
+    # equal samples: exactly 1; the weights' normalization drops out exactly
+    w = rng.uniform(0.5, 2.0, size=40_000)
+    assert stats.uncertainty_ratio(x_model, None, x_model) == pytest.approx(1.0, rel=1e-12)
+    assert stats.uncertainty_ratio(x_model, 7.0 * w, x_ref) == pytest.approx(
+        stats.uncertainty_ratio(x_model, w, x_ref), rel=1e-12
+    )
+
+
+def test_uncertainty_ratio_follows_eq_9_for_exact_density_ratio_weights(
+    rng: np.random.Generator,
+) -> None:
+    # model N(0, 1) weighted by W = N(0, s^2)/N(0, 1) to the reference N(0, s^2), f = x.
+    # Eq. 9 at N_G = N_T: r^2 = int p_T W x^2 / int p_T x^2 = a^(-3/2) / s^4, a = 2/s^2 - 1.
+    s, n = 0.8, 200_000
+    a = 2 / s**2 - 1
+    expected = np.sqrt(a**-1.5 / s**4)  # 0.888: down-weighted tails make the mean more precise
+    x_model, x_ref = rng.normal(size=n), rng.normal(0.0, s, size=n)
+    w = np.exp(-0.5 * x_model**2 * (1 / s**2 - 1)) / s
+    # sampling fluctuations ~0.3 %: 2 % tolerance
+    assert stats.uncertainty_ratio(x_model, w, x_ref) == pytest.approx(expected, rel=0.02)
+    # a weight far from 1 where x is large dilutes the sample: r grows
+    wide = np.where(np.abs(x_model) > 2, 10.0, 1.0)
+    assert stats.uncertainty_ratio(x_model, wide, x_model) > 1.5
+
+
+def test_uncertainty_ratio_hist_exact_for_unit_weights_and_same_shape() -> None:
+    edges = np.linspace(0.0, 5.0, 6)
+    x = np.repeat(edges[:-1] + 0.5, [3, 10, 20, 7, 1])
+    h_ref = _weighted_hist(x, None, edges)
+    h_model = _weighted_hist(np.tile(x, 4), None, edges)
+    assert stats.uncertainty_ratio_hist(h_model, h_ref) == pytest.approx(0.5, rel=1e-12)
+    assert stats.uncertainty_ratio_hist(h_ref, h_model) == pytest.approx(2.0, rel=1e-12)
+    # unweighted Double storage knows its variances as well
+    plain = hist.Hist(hist.axis.Variable(edges))
+    plain.fill(np.tile(x, 9))
+    assert stats.uncertainty_ratio_hist(plain, h_ref) == pytest.approx(1 / 3, rel=1e-12)
+
+
+def test_uncertainty_ratio_hist_approximates_the_event_level_ratio(
+    rng: np.random.Generator,
+) -> None:
+    x_model, x_ref = rng.normal(size=50_000), rng.normal(size=20_000)
+    w = np.exp(0.3 * x_model)
+    edges = np.linspace(-7.0, 7.0, 281)  # bin width 0.05: within-bin spread is negligible
+    r_events = stats.uncertainty_ratio(x_model, w, x_ref)
+    r_hist = stats.uncertainty_ratio_hist(
+        _weighted_hist(x_model, w, edges), _weighted_hist(x_ref, None, edges)
+    )
+    assert r_hist == pytest.approx(r_events, rel=1e-3)
+
+
+def test_uncertainty_ratio_degenerate_and_errors() -> None:
+    assert np.isnan(stats.uncertainty_ratio([1.0, 2.0], None, [3.0, 3.0]))
+    with pytest.raises(ValueError, match="'x_ref' is empty"):
+        stats.uncertainty_ratio([1.0], None, [])
+    with pytest.raises(ValueError, match=r"'w_model' has shape \(2,\), expected \(3,\)"):
+        stats.uncertainty_ratio([1.0, 2.0, 3.0], [1.0, 1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="1 non-finite value"):
+        stats.uncertainty_ratio([1.0, np.nan], None, [1.0, 2.0])
+    with pytest.raises(ValueError, match="non-finite weight"):
+        stats.uncertainty_ratio([1.0, 2.0], [1.0, np.inf], [1.0, 2.0])
+    with pytest.raises(ValueError, match="positive sum"):
+        stats.uncertainty_ratio([1.0, 2.0], [1.0, -1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="must be 1-D"):
+        stats.uncertainty_ratio(np.ones((3, 2)), None, [1.0, 2.0])
+    h2d = hist.Hist(hist.axis.Regular(2, 0, 1), hist.axis.Regular(2, 0, 1))
+    h1d = _weighted_hist(np.array([0.5]), None, np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match="1-D histogram, it has 2 axes"):
+        stats.uncertainty_ratio_hist(h2d, h1d)
+    with pytest.raises(ValueError, match="no positive content"):
+        stats.uncertainty_ratio_hist(h1d, _weighted_hist(np.array([]), None, np.array([0.0, 1])))
+    cat = hist.Hist(hist.axis.StrCategory(["a", "b"]), storage=hist.storage.Weight())
+    with pytest.raises(ValueError, match="category axis"):
+        stats.uncertainty_ratio_hist(cat, h1d)
+
+
+def test_weighted_mean_and_variance_known_values() -> None:
+    x, w = np.array([1.0, 2.0, 3.0]), np.array([1.0, 1.0, 2.0])
+    # mean (1 + 2 + 6)/4; variance (1.5625 + 0.0625 + 2 * 0.5625)/4
+    assert stats.weighted_mean(x, w) == pytest.approx(2.25, rel=1e-12)
+    assert stats.weighted_variance(x, w) == pytest.approx(0.6875, rel=1e-12)
+    assert isinstance(stats.weighted_mean(x, w), float)
+    two = np.stack([x, 10 * x], axis=1)  # (3, 2)
+    np.testing.assert_allclose(stats.weighted_mean(two, w), [2.25, 22.5], rtol=1e-12)
+    np.testing.assert_allclose(stats.weighted_variance(two.T, w, axis=1), [0.6875, 68.75])
+    # unit weights are numpy's mean and (ddof=0) variance
+    np.testing.assert_allclose(stats.weighted_mean(two), two.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(stats.weighted_variance(two), two.var(axis=0), rtol=1e-12)
+    with pytest.raises(ValueError, match="'w' has shape"):
+        stats.weighted_mean(two, w, axis=1)
+    with pytest.raises(ValueError, match="empty"):
+        stats.weighted_variance(np.empty((0, 3)))
+
+
+def test_weighted_correlation_of_a_known_covariance(rng: np.random.Generator) -> None:
+    corr = np.array([[1.0, 0.6, -0.3], [0.6, 1.0, 0.0], [-0.3, 0.0, 1.0]])
+    sd = np.array([1.0, 5.0, 0.1])
+    x = rng.multivariate_normal([1.0, -2.0, 0.0], corr * np.outer(sd, sd), size=50_000)
+    # standard error of a sample correlation ~ (1 - rho^2)/sqrt(N) < 0.005: tolerance 0.02
+    np.testing.assert_allclose(stats.weighted_correlation(x), corr, atol=0.02)
+    np.testing.assert_allclose(stats.weighted_correlation(x), np.corrcoef(x.T), atol=1e-12)
+    # integer weights equal repeating events
+    k = rng.integers(1, 4, size=x.shape[0])
+    np.testing.assert_allclose(
+        stats.weighted_correlation(x, k), np.corrcoef(np.repeat(x, k, axis=0).T), atol=1e-12
+    )
+
+    # weighting a correlated Gaussian (rho = 0.5) by the density ratio to one with rho = 0.2
+    # (n_eff ~ 40k of 50k, sampling error ~0.005) gives rho = 0.2 within 0.02
+    sigma, target = np.array([[1.0, 0.5], [0.5, 1.0]]), np.array([[1.0, 0.2], [0.2, 1.0]])
+    y = rng.multivariate_normal([0.0, 0.0], sigma, size=50_000)
+    inv = np.linalg.inv(sigma) - np.linalg.inv(target)
+    log_w = 0.5 * np.einsum("ni,ij,nj->n", y, inv, y)
+    weighted = stats.weighted_correlation(y, np.exp(log_w - log_w.max()))
+    np.testing.assert_allclose(weighted, target, atol=0.02)
+
+
+def test_weighted_correlation_edge_cases() -> None:
+    x = np.array([[1.0, 2.0, 5.0], [2.0, 4.0, 5.0], [3.0, 7.0, 5.0]])
+    c = stats.weighted_correlation(x)
+    assert c[0, 1] == pytest.approx(np.corrcoef(x[:, 0], x[:, 1])[0, 1], rel=1e-12)
+    assert np.isnan(c[2]).all()
+    assert np.isnan(c[:, 2]).all()
+    with pytest.raises(ValueError, match="must be 2-D"):
+        stats.weighted_correlation(np.ones(4))
+    with pytest.raises(ValueError, match="3 non-finite"):
+        stats.weighted_correlation(np.full((3, 1), np.inf))
+
+
+def test_histogram_ratio_known_values() -> None:
+    edges = np.array([0.0, 1.0, 2.0, 3.0])
+    num = _weighted_hist(np.array([0.5, 1.5, 1.5]), np.array([2.0, 1.0, 1.0]), edges)
+    den = _weighted_hist(np.array([0.5, 1.5, 2.5, 2.5]), None, edges)
+    ratio, err = stats.histogram_ratio(num, den, normalize=False)
+    np.testing.assert_allclose(ratio[:2], [2.0, 2.0])
+    # bin 0: 2 * sqrt(4/4 + 1/1); bin 1: 2 * sqrt(2/4 + 1/1)
+    np.testing.assert_allclose(err[:2], [2 * np.sqrt(2.0), 2 * np.sqrt(1.5)], rtol=1e-12)
+    assert ratio[2] == 0.0
+    assert np.isnan(err[2])
+    ratio_n, _ = stats.histogram_ratio(num, den)
+    np.testing.assert_allclose(ratio_n[:2], [2.0, 2.0])  # both sums are 4
+    with pytest.raises(ValueError, match="different shapes"):
+        stats.histogram_ratio(num, _weighted_hist(np.array([0.5]), None, edges[:3]))

@@ -7,12 +7,14 @@ WGAN refinement (Erdmann et al.), on awkward arrays read from and written to ROO
 from __future__ import annotations
 
 from dctrgan import data, features, io, simulate, stats
+from dctrgan.hist import Hist
 from dctrgan._version import __version__
 from dctrgan.data import Geometry, validate
 from dctrgan.io import iterate, read, write
 
 __all__ = (
     "Geometry",
+    "Hist",
     "__version__",
     "data",
     "features",
