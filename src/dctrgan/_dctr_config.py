@@ -1,0 +1,223 @@
+"""The hyperparameters of :class:`dctrgan.DCTR` (defaults per model, checks, JSON form)
+and its model file (atomic write, safe read)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = (
+    "DEFAULTS",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "MODELS",
+    "Config",
+    "ModelDefaults",
+    "read_model",
+    "write_model",
+)
+
+#: Format tag and version of saved DCTR models (a newer version is refused on load).
+FORMAT = "dctrgan.DCTR"
+FORMAT_VERSION = 1
+
+MODELS = ("mlp", "cnn3d", "deepsets")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelDefaults:
+    """What a model uses when the user leaves an argument at its default."""
+
+    hidden: tuple[int, ...]
+    epochs: int
+    clip: float | None
+    balance: str
+    width: int
+
+
+DEFAULTS: dict[str, ModelDefaults] = {
+    # DCTRGAN sec. III B: 2 x 128 ReLU, Adam, batch 128, 50 epochs (here with early stopping)
+    "mlp": ModelDefaults(hidden=(128, 128), epochs=50, clip=None, balance="weights", width=0),
+    # DCTRGAN sec. III B: FC 64-256-256, 1 epoch, tiling, temperature scaling, clip 5;
+    # width 128 is the paper's (GPU) size, 8 the CPU default
+    "cnn3d": ModelDefaults(hidden=(64, 256, 256), epochs=1, clip=5.0, balance="tile", width=8),
+    # a per-hit net of 2 x 32: about 1000 showers/s per training epoch on one CPU core
+    "deepsets": ModelDefaults(hidden=(128, 128), epochs=8, clip=None, balance="weights", width=32),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The hyperparameters of a DCTR model, as saved (see :class:`dctrgan.DCTR`)."""
+
+    features: str | tuple[str, ...]
+    model: str
+    hidden: tuple[int, ...]
+    width: int
+    epochs: int
+    batch_size: int
+    lr: float
+    validation: float
+    calibrate: str | None
+    clip: float | None
+    folds: int
+    seed: int
+    patience: int | None
+    balance: str
+    normalize: bool
+
+    def __post_init__(self) -> None:
+        checks: tuple[tuple[str, bool, str], ...] = (
+            ("model", self.model in MODELS, f"one of {MODELS}"),
+            ("hidden", all(h > 0 for h in self.hidden), "positive widths"),
+            ("width", self.model == "mlp" or self.width > 0, "positive"),
+            ("epochs", self.epochs >= 1, ">= 1"),
+            ("batch_size", self.batch_size >= 1, ">= 1"),
+            ("lr", math.isfinite(self.lr) and self.lr > 0, "positive"),
+            ("validation", 0 <= self.validation < 1, "in [0, 1)"),
+            ("calibrate", self.calibrate in ("temperature", None), "'temperature' or None"),
+            (
+                "clip",
+                self.clip is None or (math.isfinite(self.clip) and self.clip > 0),
+                "None, 'auto' or a positive number",
+            ),
+            ("folds", self.folds >= 1, ">= 1"),
+            ("patience", self.patience is None or self.patience >= 1, "None or >= 1"),
+            ("balance", self.balance in ("weights", "tile"), "'auto', 'weights' or 'tile'"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                msg = f"DCTR: {name} must be {expected}, got {getattr(self, name)!r}"
+                raise ValueError(msg)
+        if self.calibrate == "temperature" and self.validation == 0:
+            msg = "DCTR: calibrate='temperature' needs held-out events (validation > 0), or calibrate=None"
+            raise ValueError(msg)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dictionary (tuples as lists)."""
+        d = dataclasses.asdict(self)
+        d["hidden"] = list(self.hidden)
+        if isinstance(self.features, tuple):
+            d["features"] = list(self.features)
+        return d
+
+    def to_json(self) -> str:
+        """The config as a JSON string."""
+        return self.dumps(self.to_dict())
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        """The config from :meth:`to_json` output.
+
+        Raises:
+            ValueError: for missing, unknown or invalid fields.
+        """
+        d = cls.loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(d) != names:
+            msg = f"config fields differ: missing {sorted(names - set(d))}, unknown {sorted(set(d) - names)}"
+            raise ValueError(msg)
+        d["hidden"] = tuple(int(h) for h in d["hidden"])
+        if isinstance(d["features"], list):
+            d["features"] = tuple(str(f) for f in d["features"])
+        return cls(**d)
+
+    @staticmethod
+    def dumps(d: dict[str, Any]) -> str:
+        """JSON text of a dictionary (keys sorted, so equal configs give equal text)."""
+        return json.dumps(d, sort_keys=True)
+
+    @staticmethod
+    def loads(text: Any) -> dict[str, Any]:
+        """The dictionary of JSON ``text``.
+
+        Raises:
+            ValueError: if ``text`` is not the JSON text of an object.
+        """
+        if not isinstance(text, str):
+            msg = f"expected JSON text, got {type(text).__name__}"
+            raise TypeError(msg)
+        d = json.loads(text)
+        if not isinstance(d, dict):
+            msg = f"expected a JSON object, got {type(d).__name__}"
+            raise TypeError(msg)
+        return d
+
+
+def write_model(path: Path, payload: dict[str, Any]) -> None:
+    """``torch.save`` the payload to a temporary file beside ``path``, then rename it:
+    an interrupted save never leaves a half-written model at ``path``."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+#: What torch.load raises for files that are not (safe) torch files.
+_LOAD_ERRORS = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    ValueError,
+    zipfile.BadZipFile,
+    AttributeError,
+    TypeError,
+    IndexError,
+    KeyError,
+)
+
+
+def read_model(path: Path) -> dict[str, Any]:
+    """The payload of a DCTR model file, read with ``torch.load(weights_only=True)``.
+
+    The safe loader accepts tensors and plain containers only: a file holding any
+    other Python object is refused before anything in it runs.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: for a file that is not a dctrgan DCTR model, or one written in a
+            newer format version.
+    """
+    if not path.is_file():
+        msg = f"DCTR.load: no such file {str(path)!r}"
+        raise FileNotFoundError(msg)
+    try:
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols it did not write; such a file is
+            # refused below anyway if it is not ours
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+    except _LOAD_ERRORS as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        msg = f"DCTR.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: {reason})"
+        raise ValueError(msg) from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        msg = f"DCTR.load: {str(path)!r} is not a dctrgan DCTR model (no {FORMAT!r} format tag)"
+        raise ValueError(msg)
+    version = payload.get("version")
+    if not isinstance(version, int) or version < 1:
+        msg = f"DCTR.load: {str(path)!r} has an invalid format version {version!r}"
+        raise ValueError(msg)
+    if version > FORMAT_VERSION:
+        msg = (
+            f"DCTR.load: {str(path)!r} was written by a newer dctrgan (model format "
+            f"version {version}; this dctrgan reads up to {FORMAT_VERSION}): upgrade dctrgan"
+        )
+        raise ValueError(msg)
+    return payload

@@ -1,0 +1,203 @@
+"""Training one DCTR classifier: the network, its input scaling, the loop, the calibration.
+
+Private helper of :mod:`dctrgan.dctr`; the loop itself is :func:`dctrgan.training.train`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from dctrgan._dctr_config import Config
+from dctrgan._dctr_inputs import HitInputs, fit_offset, fit_temperature
+from dctrgan._dctr_split import balance, tile
+from dctrgan.data import Geometry
+from dctrgan.nn import (
+    Conv3dClassifier,
+    DeepSetsClassifier,
+    MLPClassifier,
+    fit_hit_scaling,
+    fit_standardize,
+)
+from dctrgan.training import (
+    Loader,
+    classifier_step,
+    evaluate_classifier,
+    predict,
+    seeded,
+    train,
+)
+
+__all__ = ("Fold", "Sample", "build_classifier", "fit_fold", "predict_logits")
+
+log = logging.getLogger(__name__)
+
+#: Events per batch when predicting (and validating), per model.
+PREDICT_BATCH = {"mlp": 1 << 15, "deepsets": 256, "cnn3d": 64}
+#: Training events used to set the input scaling of the low-level models.
+SCALING_EVENTS = 20_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """The real and fake events of a fit in one index space, the real ones first.
+
+    Attributes:
+        inputs: ``inputs(index)`` builds the network's input batch for events ``index``.
+        target: ``(N,)`` float32 labels, 1 real, 0 fake.
+        weight: ``(N,)`` float64 sample weights as given (positive).
+        is_real: ``(N,)`` bool.
+    """
+
+    inputs: Callable[[np.ndarray], Any]
+    target: torch.Tensor
+    weight: np.ndarray
+    is_real: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
+class Fold:
+    """A trained, calibrated classifier: ``log w = logit / temperature + offset``."""
+
+    model: nn.Module
+    temperature: float
+    offset: float
+    history: dict[str, list[float]]
+
+
+def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> nn.Module:
+    """A fresh classifier for the config (``n_features`` for the MLP, ``geometry`` for
+    the low-level models)."""
+    if c.model == "mlp":
+        return MLPClassifier(n_features, c.hidden)
+    shape = geometry.shape if geometry is not None else (30, 30, 30)
+    if c.model == "cnn3d":
+        return Conv3dClassifier(shape, c.width, c.hidden)
+    return DeepSetsClassifier(shape, (c.width, c.width), c.hidden)
+
+
+def fit_fold(
+    build: Callable[[], nn.Module],
+    c: Config,
+    sample: Sample,
+    train_index: np.ndarray,
+    val_index: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    seed: int,
+    device: torch.device,
+    progress: bool,
+    desc: str,
+) -> Fold:
+    """Train, calibrate and normalize one classifier on ``train_index``, validating on
+    ``val_index`` (early stopping, temperature, offset).
+
+    The classes are balanced separately in the training and in the validation events
+    (after tiling the smaller class with ``balance="tile"``), so both the loss and the
+    calibration see equal class totals.
+    """
+    if c.balance == "tile":
+        train_index = tile(train_index, sample.is_real, rng)
+    scaled = sample.weight.copy()
+    for index in (train_index, val_index):
+        balance(scaled, index, sample.is_real)
+    w = torch.from_numpy(scaled.astype(np.float32))
+
+    def batch(i: np.ndarray) -> tuple[Any, torch.Tensor, torch.Tensor]:
+        t = torch.from_numpy(i)
+        return sample.inputs(i), sample.target[t], w[t]
+
+    with seeded(seed, device) as generator:
+        model = build()
+        _fit_scaling(model, sample.inputs, train_index, scaled, rng)
+        model.to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=True)
+        loader = Loader(
+            batch,
+            index=train_index,
+            batch_size=c.batch_size,
+            shuffle=True,
+            generator=generator,
+            device=device,
+        )
+        val_loader = Loader(
+            batch, index=val_index, batch_size=PREDICT_BATCH[c.model], device=device
+        )
+        evaluate = None
+        if len(val_index):
+
+            def evaluate() -> dict[str, float]:
+                return {"val_loss": evaluate_classifier(model, val_loader)[0]}
+
+        history = train(
+            classifier_step(model, optimizer),
+            loader,
+            epochs=c.epochs,
+            evaluate=evaluate,
+            patience=c.patience,
+            modules=[model],
+            progress=progress,
+            desc=desc,
+        )
+    temperature, offset = 1.0, 0.0
+    if len(val_index) and (c.calibrate == "temperature" or c.normalize):
+        _, logit = evaluate_classifier(model, val_loader)
+        z = logit.numpy().astype(np.float64)
+        if c.calibrate == "temperature":
+            labels = sample.target[torch.from_numpy(val_index)].numpy()
+            temperature = fit_temperature(z, labels, scaled[val_index])
+        if c.normalize:
+            fake = ~sample.is_real[val_index]
+            offset = fit_offset(z[fake], temperature, sample.weight[val_index][fake])
+        log.info("%s: temperature %.4g, log-weight offset %.4g", desc, temperature, offset)
+    model.eval()
+    return Fold(model, temperature, offset, history)
+
+
+def _fit_scaling(
+    model: nn.Module,
+    inputs: Callable[[np.ndarray], Any],
+    train_index: np.ndarray,
+    weight: np.ndarray,
+    rng: np.random.Generator,
+) -> None:
+    """Set the input-scaling buffers of ``model`` from (a subset of) its training events."""
+    if isinstance(model, MLPClassifier):
+        fitted = fit_standardize(inputs(train_index), torch.from_numpy(weight[train_index]))
+        model.standardize.load_state_dict(fitted.state_dict())
+        return
+    if not isinstance(inputs, HitInputs) or not isinstance(
+        model, Conv3dClassifier | DeepSetsClassifier
+    ):
+        msg = f"DCTR: no input scaling for {type(model).__name__}"
+        raise TypeError(msg)
+    unique = np.unique(train_index)
+    subset = np.sort(rng.choice(unique, min(len(unique), SCALING_EVENTS), replace=False))
+    hits, mask = inputs.padded(subset)
+    fit_hit_scaling(model, mask.sum(1), hits[..., 3][mask])
+
+
+def predict_logits(
+    model: nn.Module,
+    inputs: Callable[[np.ndarray], Any],
+    index: np.ndarray,
+    kind: str,
+    device: torch.device,
+    progress: bool,
+    desc: str,
+) -> np.ndarray:
+    """Logits ``(len(index),)`` float64 of ``model`` for the events ``index`` (a progress
+    bar for the low-level models, whose inference takes a while)."""
+    loader = Loader(inputs, index=index, batch_size=PREDICT_BATCH[kind], device=device)
+    batches: Any = loader
+    if progress and kind != "mlp":
+        from tqdm.auto import tqdm
+
+        batches = tqdm(loader, desc=desc, unit="batch")
+    return predict(model, batches).numpy().astype(np.float64)

@@ -1,0 +1,361 @@
+"""The one training loop of the package, with batching, seeding, devices and progress.
+
+Every trainer of dctrgan (DCTR now; the GAN, refiner and regressor trainers too)
+runs :func:`train`: it iterates a :class:`Loader` epoch by epoch, calls a ``step``
+function on each batch, records the losses the step returns, shows a progress bar,
+and stops early on a validation metric with the best state restored. A trainer
+only writes its ``step`` (one optimizer update, returning ``{name: loss}``) and,
+where it has one, an ``evaluate`` (validation metrics)::
+
+    step = classifier_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    with seeded(0) as generator:
+        loader = Loader((x, y, w), batch_size=128, shuffle=True, generator=generator)
+        history = train(step, loader, epochs=50, evaluate=lambda: {...}, patience=5,
+                        modules=[model])
+
+Batches are tensors, tuples of tensors, or whatever a collate function builds from
+an index array (padded hit clouds, voxels), so large samples are converted batch
+by batch, never all at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+__all__ = (
+    "Loader",
+    "classifier_step",
+    "evaluate_classifier",
+    "predict",
+    "resolve_device",
+    "seeded",
+    "to_device",
+    "train",
+)
+
+log = logging.getLogger(__name__)
+
+#: A step: one update on one batch, returning ``{name: loss}`` (plain floats).
+Step = Callable[[Any], Mapping[str, float]]
+
+
+class _Sized(Protocol):
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """The torch device for ``device``: ``"auto"`` is CUDA when available, else CPU.
+
+    Raises:
+        ValueError: for a device string torch does not know, or CUDA without a GPU.
+    """
+    if isinstance(device, torch.device):
+        resolved = device
+    elif device == "auto":
+        resolved = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            resolved = torch.device(device)
+        except RuntimeError as err:
+            msg = f"device: {device!r} is not a torch device ('auto', 'cpu', 'cuda', 'cuda:1', ...)"
+            raise ValueError(msg) from err
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        msg = f"device: {device!r} asks for CUDA, but torch finds no GPU (use 'auto' or 'cpu')"
+        raise ValueError(msg)
+    return resolved
+
+
+@contextlib.contextmanager
+def seeded(seed: int, device: torch.device | None = None) -> Iterator[torch.Generator]:
+    """Seed torch for a block without touching the caller's random state.
+
+    Inside the block torch's global generators (CPU, and the CUDA device if
+    ``device`` is one) start from ``seed``, so weight initialization and
+    random augmentations are reproducible; on exit their previous state is back.
+    Yields a separate CPU :class:`torch.Generator` seeded with ``seed`` for
+    shuffling. On CPU the same seed gives bit-identical results.
+
+    Args:
+        seed: the seed.
+        device: the device whose generator is forked too (CUDA only).
+    """
+    devices: list[int] = []
+    if device is not None and device.type == "cuda":
+        index: int | None = getattr(device, "index", None)  # None: the current device
+        devices = [torch.cuda.current_device() if index is None else index]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield torch.Generator().manual_seed(seed)
+
+
+def to_device(batch: Any, device: torch.device) -> Any:
+    """Move the tensors of a batch (a tensor, or nested tuples / lists / dicts) to ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, tuple | list):
+        return type(batch)(to_device(b, device) for b in batch)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    return batch
+
+
+class Loader:
+    """Minibatches over a set of events.
+
+    ``data`` is either a sequence of tensors with the events along the first axis
+    (a batch is the tuple of their rows), or a collate function that builds the
+    batch for an ``int64`` numpy array of event indices (padded hits, voxels: built
+    per batch). ``index`` selects the events the loader covers and may repeat them
+    (tiling a smaller sample); by default all ``size`` events.
+
+    Args:
+        data: tensors of equal length, or ``collate(indices) -> batch``.
+        batch_size: events per batch.
+        index: ``(M,)`` event indices to iterate (default ``arange(size)``).
+        size: number of events when ``data`` is a collate function and ``index``
+            is not given.
+        shuffle: a new random order every epoch (from ``generator``).
+        generator: the CPU generator for shuffling (see :func:`seeded`).
+        device: batches are moved to this device.
+        drop_last: drop a last, smaller batch.
+
+    Raises:
+        ValueError: for a non-positive batch size, tensors of different lengths or a
+            collate function without ``size`` or ``index``.
+    """
+
+    def __init__(
+        self,
+        data: Sequence[torch.Tensor] | Callable[[np.ndarray], Any],
+        *,
+        batch_size: int,
+        index: np.ndarray | None = None,
+        size: int | None = None,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        drop_last: bool = False,
+    ) -> None:
+        if batch_size <= 0:
+            msg = f"batch_size must be positive, got {batch_size}"
+            raise ValueError(msg)
+        if callable(data):
+            self._collate: Callable[[np.ndarray], Any] = data
+            if index is None and size is None:
+                msg = "Loader: a collate function needs size= or index="
+                raise ValueError(msg)
+            n = size
+        else:
+            tensors = tuple(data)
+            lengths = {len(t) for t in tensors}
+            if len(lengths) != 1:
+                msg = f"Loader: tensors of different lengths {sorted(lengths)}"
+                raise ValueError(msg)
+            n = lengths.pop()
+            self._collate = lambda i: tuple(t[torch.from_numpy(i)] for t in tensors)
+        if index is not None:
+            self.index = np.asarray(index, dtype=np.int64)
+        else:
+            self.index = np.arange(n or 0, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.device = torch.device(device)
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.index)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.index)
+        if self.shuffle:
+            order = self.index[torch.randperm(n, generator=self.generator).numpy()]
+        else:
+            order = self.index
+        for b in range(len(self)):
+            yield to_device(
+                self._collate(order[b * self.batch_size : (b + 1) * self.batch_size]), self.device
+            )
+
+
+def _state(modules: Sequence[nn.Module]) -> list[dict[str, torch.Tensor]]:
+    return [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in modules]
+
+
+def train(
+    step: Step,
+    loader: _Sized,
+    *,
+    epochs: int,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+    monitor: str = "val_loss",
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    modules: Sequence[nn.Module] = (),
+    progress: bool = True,
+    desc: str = "training",
+) -> dict[str, list[float]]:
+    """Run ``step`` over ``loader`` for ``epochs`` epochs; return the per-epoch history.
+
+    Each batch goes to ``step``, which updates the model(s) and returns named
+    losses; the history holds the mean of each over the epoch's batches, plus
+    whatever ``evaluate`` returns after the epoch. With ``evaluate``, the state of
+    ``modules`` at the epoch with the lowest ``monitor`` is restored at the end, and
+    with ``patience`` training stops once ``monitor`` has not improved by more than
+    ``min_delta`` for that many epochs.
+
+    Args:
+        step: ``step(batch) -> {name: float}``: one optimizer update.
+        loader: an iterable of batches with ``len`` (a :class:`Loader`).
+        epochs: maximum number of epochs.
+        evaluate: called after every epoch, returns validation metrics.
+        monitor: the key of ``evaluate``'s result to minimize.
+        patience: epochs without improvement before stopping (``None``: never stop).
+        min_delta: smallest decrease that counts as an improvement.
+        modules: the networks whose best state is restored.
+        progress: show a progress bar (``tqdm.auto``).
+        desc: label of the progress bar.
+
+    Returns:
+        ``{name: [value per epoch]}`` for every loss and metric.
+
+    Raises:
+        ValueError: for ``epochs < 1``, or if ``evaluate`` does not return ``monitor``.
+        FloatingPointError: if a step returns a non-finite loss (training diverged).
+    """
+    if epochs < 1:
+        msg = f"epochs must be at least 1, got {epochs}"
+        raise ValueError(msg)
+    history: dict[str, list[float]] = {}
+    best, best_epoch, waited = math.inf, -1, 0
+    best_state: list[dict[str, torch.Tensor]] | None = None
+    n_batches = len(loader)
+    with tqdm(total=epochs * n_batches, disable=not progress, desc=desc, unit="batch") as bar:
+        for epoch in range(epochs):
+            sums: dict[str, float] = {}
+            count = 0
+            for batch in loader:
+                losses = step(batch)
+                for name, value in losses.items():
+                    if not math.isfinite(value):
+                        msg = f"{desc}: {name} is {value} at epoch {epoch + 1}, batch {count + 1}: training diverged (try a smaller lr)"
+                        raise FloatingPointError(msg)
+                    sums[name] = sums.get(name, 0.0) + value
+                count += 1
+                bar.update()
+            for name, total in sums.items():
+                history.setdefault(name, []).append(total / max(count, 1))
+            if evaluate is not None:
+                metrics = evaluate()
+                if monitor not in metrics:
+                    msg = (
+                        f"train: evaluate() returned {sorted(metrics)}, without monitor={monitor!r}"
+                    )
+                    raise ValueError(msg)
+                for name, value in metrics.items():
+                    history.setdefault(name, []).append(float(value))
+            last = {k: f"{v[-1]:.4g}" for k, v in history.items()}
+            bar.set_postfix(epoch=epoch + 1, **last, refresh=False)
+            log.debug("%s: epoch %d %s", desc, epoch + 1, last)
+            if evaluate is None:
+                continue
+            value = history[monitor][-1]
+            if value < best - min_delta or best_state is None:
+                best, best_epoch, waited = value, epoch, 0
+                best_state = _state(modules)
+            else:
+                waited += 1
+                if patience is not None and waited >= patience:
+                    log.info(
+                        "%s: stopped after epoch %d; best %s %.5g at epoch %d",
+                        desc,
+                        epoch + 1,
+                        monitor,
+                        best,
+                        best_epoch + 1,
+                    )
+                    break
+    if best_state is not None:
+        for module, state in zip(modules, best_state, strict=True):
+            module.load_state_dict(state)
+    return history
+
+
+def _call(model: nn.Module, inputs: Any) -> torch.Tensor:
+    out: torch.Tensor = model(*inputs) if isinstance(inputs, tuple | list) else model(inputs)
+    return out
+
+
+def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Step:
+    """The step of a binary classifier trained with weighted binary cross entropy.
+
+    Batches are ``(inputs, target, weight)``: ``inputs`` a tensor or a tuple of the
+    model's arguments, ``target`` ``(B,)`` in {0, 1}, ``weight`` ``(B,)``. The loss
+    is ``mean(weight * BCE(logit, target))``: with weights normalized to mean 1
+    over the training set, each batch is an unbiased estimate of the weighted loss.
+
+    Returns:
+        ``step(batch) -> {"train_loss": float}``.
+    """
+
+    def step(batch: tuple[Any, torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        inputs, target, weight = batch
+        if not model.training:  # Module.train() walks every submodule: not on each step
+            model.train()
+        logit = _call(model, inputs)
+        loss = (F.binary_cross_entropy_with_logits(logit, target, reduction="none") * weight).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        return {"train_loss": float(loss.detach())}
+
+    return step
+
+
+def predict(model: nn.Module, batches: Iterable[Any]) -> torch.Tensor:
+    """Concatenated outputs of ``model`` in eval mode over ``batches`` of inputs, on CPU.
+
+    Each batch is the model's input tensor or a tuple of its arguments (a batch of
+    the form ``(inputs, target, weight)`` is not: pass the inputs).
+    """
+    outputs: list[torch.Tensor] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        outputs.extend(_call(model, inputs).float().cpu() for inputs in batches)
+    model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.zeros(0)
+
+
+def evaluate_classifier(model: nn.Module, batches: Iterable[Any]) -> tuple[float, torch.Tensor]:
+    """Weighted binary cross entropy and the logits of a classifier over ``(inputs, target, weight)`` batches.
+
+    Returns:
+        ``(sum(w * BCE) / sum(w), logits (M,) on CPU)``.
+    """
+    total, norm = 0.0, 0.0
+    logits = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for inputs, target, weight in batches:
+            logit = _call(model, inputs)
+            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+            total += float((loss * weight).sum())
+            norm += float(weight.sum())
+            logits.append(logit.float().cpu())
+    model.train(was_training)
+    return total / max(norm, 1e-300), torch.cat(logits) if logits else torch.zeros(0)
