@@ -6,23 +6,43 @@ WGAN refinement (Erdmann et al.), on awkward arrays read from and written to ROO
 
 from __future__ import annotations
 
-from dctrgan import data, features, io, simulate, stats
-from dctrgan.hist import Hist
+from dctrgan import (
+    data,
+    dctr,
+    demo,
+    features,
+    io,
+    nn,
+    plot,
+    report,
+    simulate,
+    stats,
+    training,
+)
 from dctrgan._version import __version__
 from dctrgan.data import Geometry, validate
+from dctrgan.dctr import DCTR
+from dctrgan.hist import Hist
 from dctrgan.io import iterate, read, write
 
 __all__ = (
+    "DCTR",
     "Geometry",
     "Hist",
     "__version__",
     "data",
+    "dctr",
+    "demo",
     "features",
     "io",
     "iterate",
+    "nn",
+    "plot",
     "read",
+    "report",
     "simulate",
     "stats",
+    "training",
     "validate",
     "write",
 )

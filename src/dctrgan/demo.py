@@ -1,0 +1,320 @@
+"""The main job, end to end: DCTR-HL reweighting of the fast calorimeter simulation.
+
+:func:`demo` (the ``dctrgan demo`` command) runs the whole chain on the embedded
+reference simulators:
+
+1. simulate ``events`` full and ``events`` fast showers of 50 GeV photons;
+2. write both to ROOT (``full.root``, ``fast.root``, tree ``events``) and read them back;
+3. fit DCTR on the 33 high-level features (DCTRGAN's DCTR-HL) on the first part of
+   both samples (the training split);
+4. weight the whole fast sample and write it with a ``weight`` branch
+   (``fast_weighted.root``), the weights alone as a friend tree of ``fast.root``
+   (``fast_weights.root``, tree ``weights``), and the model (``dctr_hl.pt``,
+   :meth:`dctrgan.DCTR.load` reads it);
+5. compare every observable of :func:`dctrgan.features.observables` -- the 33
+   classifier inputs and the 118 held-out ones -- on the test split, which the
+   classifier never saw: ``<S^2>`` before and after weighting, their ratio and ``r``
+   (``report.md``, ``report.csv``, :mod:`dctrgan.report`), and DCTRGAN Fig. 3 style
+   figures of the three composite observables (``active_cells.png``,
+   ``total_energy.png``, ``longitudinal_centroid.png``, :mod:`dctrgan.plot`).
+
+Everything is written to a hidden staging folder beside ``output`` and moved into
+place only at the end: an interrupted run leaves no half-written file in ``output``.
+
+References:
+    DCTRGAN (Diefenbacher et al.), sec. III B and Figs. 3-8.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dctrgan import features, io, plot, report, simulate
+from dctrgan.dctr import DCTR
+
+__all__ = ("DemoResult", "demo")
+
+log = logging.getLogger(__name__)
+
+#: The composite observables drawn as figures (DCTRGAN Fig. 3).
+FIGURES: tuple[str, ...] = ("active_cells", "total_energy", "longitudinal_centroid")
+#: Photon energy of the demo samples, GeV (as in the paper).
+ENERGY = 50.0
+#: Smallest training and test split, events per sample.
+_MIN_SPLIT = 10
+_LABELS = ("Full simulation", "Fast simulation", "Fast simulation + DCTR-HL")
+#: What each output file holds, for the summary (in this order).
+_FILES: tuple[tuple[str, str], ...] = (
+    ("full.root", 'full simulation (tree "events")'),
+    ("fast.root", 'fast simulation (tree "events")'),
+    ("fast_weighted.root", 'fast simulation with the DCTR "weight" branch'),
+    ("fast_weights.root", 'the weights alone: friend tree "weights" of fast.root'),
+    ("dctr_hl.pt", "the fitted DCTR-HL model (dctrgan.DCTR.load)"),
+    ("report.md", "S^2 and r of every observable (also report.csv)"),
+    ("report.csv", ""),
+    *((f"{name}.png", "") for name in FIGURES),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoResult:
+    """What :func:`demo` made.
+
+    Attributes:
+        output: the folder holding every file.
+        files: the files by name (``"full.root"``, ``"report.md"``, ...), paths in ``output``.
+        comparison: the observable-by-observable comparison on the test split.
+        n_events: showers simulated per sample (full and fast).
+        n_train: showers per sample in the training split (the first ``n_train``
+            entries of both files).
+        n_test: showers per sample in the test split (the remaining entries).
+        seconds: wall time of the run.
+    """
+
+    output: Path
+    files: Mapping[str, Path]
+    comparison: report.Comparison
+    n_events: int
+    n_train: int
+    n_test: int
+    seconds: float
+
+    def summary(self) -> str:
+        """A few lines: median ``<S^2>`` before and after, median ``r``, ``n_eff/N``, the files."""
+        c = self.comparison
+
+        def line(label: str, group: str | None) -> str:
+            return (
+                f"  {label:<28}{c.median('s2_unweighted', group):>12.2e}"
+                f"{c.median('s2_weighted', group):>12.2e}{c.median('s2_ratio', group):>9.2f}"
+                f"{c.median('r_weighted', group):>7.2f}"
+            )
+
+        n_in = sum(e.group == "input" for e in c.entries)
+        n_out = len(c.entries) - n_in
+        lines = [
+            (
+                f"dctrgan demo: DCTR-HL on {self.n_events} full and {self.n_events} fast showers "
+                f"of {ENERGY:g} GeV photons, trained on {self.n_train} + {self.n_train}, "
+                f"compared on the {self.n_test} + {self.n_test} test showers it never saw"
+            ),
+            f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}",
+            line(f"{n_in} classifier inputs", "input"),
+            line(f"{n_out} held-out observables", "held-out"),
+            f"  {'statistical floor of S2':<28}{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}",
+            f"  n_eff/N of the weighted test sample: {c.neff_fraction:.2f}",
+            f"  wall time: {self.seconds:.0f} s",
+            f"files in {self.output}:",
+        ]
+        for name, what in _FILES:
+            if what:
+                lines.append(f"  {name:<20}{what}")
+        lines.append(f"  {'*.png':<20}Fig. 3 style comparisons: {', '.join(FIGURES)}")
+        return "\n".join(lines)
+
+
+class _Steps:
+    """Numbered step messages with the elapsed time: logged, and on stderr with ``progress``."""
+
+    def __init__(self, total: int, show: bool) -> None:
+        self.total, self.show, self.done = total, show, 0
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def __call__(self, message: str) -> None:
+        self.done += 1
+        text = f"[{self.done}/{self.total} {self.elapsed:5.0f} s] {message}"
+        log.info("%s", text)
+        if self.show:
+            tqdm.write(text, file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    """Run torch with ``n`` intra-op threads, then restore the previous number."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _check_output(output: Path, overwrite: bool) -> None:
+    if output.exists() and not output.is_dir():
+        msg = f"{output}: exists and is not a folder"
+        raise FileExistsError(msg)
+    if output.is_dir() and not overwrite and any(output.iterdir()):
+        msg = (
+            f"{output}: exists and is not empty; pass overwrite=True "
+            "(dctrgan demo --overwrite) to replace the demo's files in it"
+        )
+        raise FileExistsError(msg)
+
+
+@contextlib.contextmanager
+def _staging(output: Path, overwrite: bool) -> Iterator[Path]:
+    """A hidden folder beside ``output`` whose files are moved into ``output`` on success.
+
+    If ``output`` does not exist the folder is renamed to it (atomic); otherwise each
+    file replaces its namesake (atomic per file) and other files in ``output`` stay.
+    On failure the staging folder and everything in it are removed.
+    """
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent))
+    umask = os.umask(0o077)  # read the umask (0o077 is the safe value meanwhile)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes 0o700; the output gets a normal folder's mode
+    try:
+        yield staging
+        _check_output(output, overwrite)  # again: something may have appeared meanwhile
+        if not output.exists():
+            staging.rename(output)
+        else:
+            for item in sorted(staging.iterdir()):
+                item.replace(output / item.name)
+            staging.rmdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def demo(
+    output: str | os.PathLike[str] = "dctrgan-demo",
+    events: int = 50_000,
+    *,
+    seed: int = 0,
+    test_fraction: float = 0.5,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DemoResult:
+    """Simulate, write, read, fit DCTR-HL, weight, write and report, into one folder.
+
+    See :mod:`dctrgan.demo` for the steps and the files.
+
+    Args:
+        output: the folder to create (or, with ``overwrite``, to write into).
+        events: showers per sample (full and fast).
+        seed: seed of the simulations and the training; the same seed gives the
+            same samples and, on CPU, the same weights.
+        test_fraction: fraction of each sample kept out of training for the report
+            (the last entries of the files).
+        overwrite: write into an existing non-empty folder, replacing the demo's
+            files there (other files stay).
+        progress: show progress bars and step messages (on stderr).
+
+    Returns:
+        A :class:`DemoResult`; its :meth:`~DemoResult.summary` is what the command prints.
+
+    Raises:
+        FileExistsError: if ``output`` is a file, or a non-empty folder without ``overwrite``.
+        ModuleNotFoundError: without matplotlib and mplhep (``pip install "dctrgan[plot]"``).
+        ValueError: for too few events for a training and a test split.
+
+    Example:
+        >>> result = demo("demo-out", events=2000, progress=False)  # doctest: +SKIP
+        >>> print(result.summary())  # doctest: +SKIP
+    """
+    n_test = round(events * test_fraction)
+    n_train = events - n_test
+    if not 0 < test_fraction < 1 or min(n_train, n_test) < _MIN_SPLIT:
+        msg = (
+            f"events={events}, test_fraction={test_fraction}: need at least {_MIN_SPLIT} "
+            f"showers per sample in both the training and the test split "
+            f"(got {n_train} and {n_test})"
+        )
+        raise ValueError(msg)
+    out = Path(output).resolve()
+    _check_output(out, overwrite)
+    plot._require()  # fail now, not after the simulation, if the plot extra is missing
+    steps = _Steps(7, progress)
+    full_seed, fast_seed = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    with _staging(out, overwrite) as folder:
+        steps(f"simulating {events} full showers of {ENERGY:g} GeV photons")
+        full = simulate.calorimeter(
+            events, ENERGY, variant="full", seed=full_seed, progress=progress
+        )
+        steps(f"simulating {events} fast showers")
+        fast = simulate.calorimeter(
+            events, ENERGY, variant="fast", seed=fast_seed, progress=progress
+        )
+        steps("writing full.root and fast.root")
+        io.write(folder / "full.root", full)
+        io.write(folder / "fast.root", fast)
+        del full, fast
+        steps("reading them back")
+        full = io.read(f"{folder / 'full.root'}:events", kind="showers")
+        fast = io.read(f"{folder / 'fast.root'}:events", kind="showers")
+        steps(f"fitting DCTR-HL on entries 0-{n_train - 1} of both samples")
+        dctr = DCTR(features="high_level", seed=seed, progress=progress)
+        # a small MLP on batches of 128: one thread is faster than several
+        with _torch_threads(1):
+            dctr.fit(full[:n_train], fast[:n_train])
+        steps(
+            "weighting the fast sample; writing fast_weighted.root, fast_weights.root, dctr_hl.pt"
+        )
+        weighted = dctr.attach(fast)
+        weights = np.asarray(weighted["weight"], dtype=np.float64)
+        io.write(folder / "fast_weighted.root", weighted)
+        io.write_weights(folder / "fast_weights.root", weighted)
+        dctr.save(folder / "dctr_hl.pt")
+        del weighted
+        steps(f"comparing every observable on the test split (entries {n_train}-{events - 1})")
+        full_obs = features.observables(full[n_train:])
+        fast_obs = features.observables(fast[n_train:])
+        test_weights = weights[n_train:]
+        comparison = report.compare(
+            full_obs,
+            fast_obs,
+            test_weights,
+            evaluation=(
+                f"the test split, entries {n_train}-{events - 1} of full.root and fast.root "
+                f"({n_test} showers each), which the classifier never saw: it was fit on "
+                f"entries 0-{n_train - 1} (part of them held out for early stopping and "
+                "calibration). The weights of those training entries in "
+                "fast_weighted.root are in-sample."
+            ),
+        )
+        for name in FIGURES:
+            fig = plot.comparison(
+                full_obs[name],
+                fast_obs[name],
+                test_weights,
+                observable=name,
+                unit=features.observable_unit(name),
+                labels=_LABELS,
+            )
+            fig.savefig(folder / f"{name}.png", dpi=100)
+        comparison.write(
+            folder / "report",
+            title=f"dctrgan demo: DCTR-HL reweighting of {ENERGY:g} GeV fast calorimeter showers",
+            figures=[f"{name}.png" for name in FIGURES],
+        )
+    seconds = steps.elapsed
+    log.info("demo: done in %.1f s, files in %s", seconds, out)
+    files = {name: out / name for name, _ in _FILES}
+    return DemoResult(
+        output=out,
+        files=files,
+        comparison=comparison,
+        n_events=events,
+        n_train=n_train,
+        n_test=n_test,
+        seconds=seconds,
+    )

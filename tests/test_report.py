@@ -1,0 +1,212 @@
+from __future__ import annotations
+
+import csv
+import io
+import math
+from pathlib import Path
+
+import awkward as ak
+import numpy as np
+import pytest
+
+import dctrgan
+from dctrgan import report
+from dctrgan.features import HIGH_LEVEL_NAMES
+
+
+def test_identical_samples_give_zero_and_unit_r(rng: np.random.Generator) -> None:
+    x = rng.normal(size=5000)
+    entry = report.compare_observable(x, x, np.ones_like(x), observable="x")
+    assert entry.s2_unweighted == 0.0
+    assert entry.s2_weighted == 0.0
+    assert math.isnan(entry.s2_ratio)  # 0 / 0: no improvement to speak of
+    assert entry.r_unweighted == pytest.approx(1.0, rel=1e-12)
+    assert entry.r_weighted == pytest.approx(1.0, rel=1e-12)
+
+
+def test_disjoint_samples_give_one(rng: np.random.Generator) -> None:
+    ref = rng.uniform(0, 1, 2000)
+    model = rng.uniform(10, 11, 3000)
+    entry = report.compare_observable(ref, model, rng.uniform(0.5, 2, 3000))
+    assert entry.s2_unweighted == pytest.approx(1.0, abs=1e-12)
+    assert entry.s2_weighted == pytest.approx(1.0, abs=1e-12)
+    assert entry.s2_ratio == pytest.approx(1.0, abs=1e-12)
+
+
+def test_hand_computed_separation_and_weights_that_close() -> None:
+    # reference 3:1 in two values, model 1:3; p = (3/4, 1/4) vs (1/4, 3/4):
+    # S^2 = 1/2 ((1/2)^2 / 1 + (1/2)^2 / 1) = 1/4. Weights 3 and 1/3 give 3:1 back.
+    ref = {"n": np.array([0, 0, 0, 1.0])}
+    model = {"n": np.array([0, 1, 1, 1.0])}
+    weights = np.array([3, 1 / 3, 1 / 3, 1 / 3])
+    comparison = report.compare(ref, model, weights, bins=2, inputs=("n",))
+    entry = comparison["n"]
+    assert entry.s2_unweighted == pytest.approx(0.25, abs=1e-12)
+    assert entry.s2_weighted == pytest.approx(0.0, abs=1e-12)
+    assert entry.s2_ratio == pytest.approx(0.0, abs=1e-12)
+    assert entry.group == "input"
+    # effective entries of the weights: (sum w)^2 / sum w^2 = 4^2 / (9 + 3/9)
+    assert comparison.neff_model == pytest.approx(16 / (9 + 1 / 3), rel=1e-12)
+
+
+def test_r_of_a_doubled_sample_is_one_over_sqrt2(rng: np.random.Generator) -> None:
+    ref = rng.exponential(size=1000)
+    model = np.tile(ref, 2)  # same spread, twice the events: r = sqrt(1000 / 2000)
+    entry = report.compare_observable(ref, model, np.ones(2000))
+    assert entry.r_unweighted == pytest.approx(1 / math.sqrt(2), rel=1e-12)
+    assert entry.s2_unweighted == pytest.approx(0.0, abs=1e-15)
+
+
+def test_statistical_floor_matches_two_samples_of_one_distribution(
+    rng: np.random.Generator,
+) -> None:
+    n, bins = 20_000, 30
+    floor = report.statistical_floor(bins, n, n)
+    assert floor == pytest.approx(29 / 4 * 2 / n, rel=1e-12)
+    values = [
+        report.compare_observable(
+            rng.normal(size=n), rng.normal(size=n), np.ones(n), bins=bins
+        ).s2_unweighted
+        for _ in range(20)
+    ]
+    # one S^2 fluctuates by ~sqrt(2 / 29) = 26 %; the mean of 20 by ~6 %
+    assert np.mean(values) == pytest.approx(floor, rel=0.2)
+    assert report.statistical_floor(bins, 0, n) == math.inf
+
+
+def test_edges_integer_and_float(rng: np.random.Generator) -> None:
+    counts = rng.poisson(780, 5000).astype(float)
+    e = report.edges(counts, counts + 3, bins=30)
+    assert len(e) == 31
+    assert np.all(e % 1 == 0.5)  # half-integers
+    widths = np.diff(e)
+    assert np.all(widths == widths[0])  # the same number of integers per bin
+    assert e[0] <= np.percentile(counts, 0.1) + 0.5
+    x = rng.normal(size=4000)
+    e = report.edges(x, x, bins=10)
+    assert e[0] == pytest.approx(np.percentile(x, 0.1))
+    assert e[-1] == pytest.approx(np.percentile(x, 99.9))
+    assert np.allclose(np.diff(e), np.diff(e)[0])
+    constant = report.edges(np.full(10, 2.5), np.full(10, 2.5), bins=4)
+    assert constant[0] < 2.5 < constant[-1]
+    with pytest.raises(ValueError, match="bins must be at least 1"):
+        report.edges(x, x, bins=0)
+
+
+def _small_comparison(rng: np.random.Generator) -> report.Comparison:
+    ref = {"a": rng.normal(size=3000), "b": rng.normal(size=3000), "c": rng.normal(size=3000)}
+    model = {
+        "a": rng.normal(0.3, 1, 2000),
+        "b": rng.normal(0, 1.2, 2000),
+        "c": rng.normal(size=2000),
+    }
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    return report.compare(ref, model, w, inputs=("a", "b"), evaluation="a test split")
+
+
+def test_csv_holds_every_entry_exactly(rng: np.random.Generator) -> None:
+    comparison = _small_comparison(rng)
+    rows = list(csv.DictReader(io.StringIO(comparison.to_csv())))
+    assert [r["observable"] for r in rows] == ["a", "b", "c"]
+    assert [r["group"] for r in rows] == ["input", "input", "held-out"]
+    assert list(rows[0]) == [
+        "observable",
+        "unit",
+        "group",
+        "s2_unweighted",
+        "s2_weighted",
+        "s2_ratio",
+        "r_unweighted",
+        "r_weighted",
+        "s2_floor_unweighted",
+        "s2_floor_weighted",
+    ]
+    for row, entry in zip(rows, comparison.entries, strict=True):
+        assert float(row["s2_unweighted"]) == entry.s2_unweighted
+        assert float(row["s2_weighted"]) == entry.s2_weighted
+        assert float(row["s2_ratio"]) == entry.s2_ratio
+        assert float(row["r_weighted"]) == entry.r_weighted
+        assert float(row["s2_floor_weighted"]) == comparison.floor_weighted
+    # the weights correct the shift of "a": S^2 drops well below its unweighted value
+    a = comparison["a"]
+    assert a.s2_weighted < 0.3 * a.s2_unweighted
+    assert a.r_weighted > a.r_unweighted
+
+
+def test_markdown_states_sample_floor_medians_and_rows(rng: np.random.Generator) -> None:
+    comparison = _small_comparison(rng)
+    text = comparison.to_markdown(title="Demo", figures=("a.png",))
+    assert text.startswith("# Demo\n")
+    assert "Evaluated on: a test split" in text
+    assert f"{comparison.floor_unweighted:.2e} unweighted" in text
+    assert f"{comparison.floor_weighted:.2e} weighted" in text
+    assert f"n_eff/N = {comparison.neff_fraction:.3f}" in text
+    assert "![a](a.png)" in text
+    for group, n in (("input", 2), ("held-out", 1), ("all", 3)):
+        line = next(x for x in text.splitlines() if x.startswith(f"| {group} |"))
+        assert f"| {n} |" in line
+        median = comparison.median("s2_weighted", None if group == "all" else group)
+        assert f"{median:.2e}" in line
+    for entry in comparison.entries:
+        line = next(x for x in text.splitlines() if x.startswith(f"| {entry.observable} |"))
+        assert f"{entry.s2_unweighted:.2e}" in line
+        assert f"{entry.r_weighted:.2f}" in line
+
+
+def test_median_over_groups(rng: np.random.Generator) -> None:
+    comparison = _small_comparison(rng)
+    s2 = [comparison[n].s2_unweighted for n in "ab"]
+    assert comparison.median("s2_unweighted", "input") == pytest.approx(np.median(s2))
+    with pytest.raises(KeyError, match="unknown group"):
+        comparison.median("s2_weighted", "inputs")
+    with pytest.raises(KeyError, match="unknown column"):
+        comparison.median("s2", None)  # type: ignore[arg-type]
+    with pytest.raises(KeyError, match="no observable 'z'"):
+        comparison["z"]
+
+
+def test_write_makes_markdown_and_csv(tmp_path: Path, rng: np.random.Generator) -> None:
+    comparison = _small_comparison(rng)
+    md, table = comparison.write(tmp_path / "report")
+    assert (md, table) == (tmp_path / "report.md", tmp_path / "report.csv")
+    assert md.read_text(encoding="utf-8") == comparison.to_markdown()
+    assert table.read_text(encoding="utf-8") == comparison.to_csv()
+
+
+def test_showers_give_every_observable_in_groups() -> None:
+    full = dctrgan.simulate.calorimeter(150, seed=1)
+    fast = dctrgan.simulate.calorimeter(120, variant="fast", seed=2)
+    fast = ak.with_field(fast, np.full(len(fast), 2.0, dtype=np.float32), "weight")
+    comparison = report.compare(full, fast)  # the weights come from the weight field
+    names = list(dctrgan.features.observables(full[:1]))
+    assert [e.observable for e in comparison.entries] == names
+    assert len(names) == 151
+    assert [e.observable for e in comparison.entries if e.group == "input"] == list(
+        HIGH_LEVEL_NAMES
+    )
+    assert comparison["total_energy"].unit == "MeV"
+    # constant weights change nothing
+    for e in comparison.entries:
+        assert e.s2_weighted == pytest.approx(e.s2_unweighted, abs=1e-15)
+    assert comparison.neff_fraction == pytest.approx(1.0)
+    assert (comparison.n_reference, comparison.n_model) == (150, 120)
+
+
+def test_errors_name_the_problem(rng: np.random.Generator) -> None:
+    ref = {"a": rng.normal(size=10)}
+    model = {"a": rng.normal(size=8)}
+    with pytest.raises(ValueError, match="no weights"):
+        report.compare(ref, model)
+    with pytest.raises(ValueError, match=r"expected \(8,\) weights"):
+        report.compare(ref, model, np.ones(7))
+    with pytest.raises(ValueError, match="1 weights are negative or not finite"):
+        report.compare(ref, model, np.array([1, 1, 1, -1, 1, 1, 1, 1.0]))
+    with pytest.raises(ValueError, match=r"observable\(s\) \['b'\] missing"):
+        report.compare(ref, model, np.ones(8), names=["a", "b"])
+    bad = {"a": np.array([1.0, np.nan, 2.0, 3, 4, 5, 6, 7])}
+    with pytest.raises(ValueError, match="observable 'a': 1 non-finite values in the model"):
+        report.compare(ref, bad, np.ones(8))
+    with pytest.raises(ValueError, match="observable 'a' of the model has shape"):
+        report.compare(ref, {"a": np.ones((8, 2))}, np.ones(8))
+    with pytest.raises(TypeError, match="expected showers"):
+        report.compare(np.ones(3), model, np.ones(8))
