@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from dctrgan.data import Geometry
 from dctrgan.dctr import DCTR
-from dctrgan.features import HIGH_LEVEL_NAMES
+from dctrgan.features import HIGH_LEVEL_NAMES, high_level
 from dctrgan.simulate import calorimeter
 
 
@@ -376,6 +376,15 @@ def test_showers_auto_features_are_high_level(small_showers: tuple[ak.Array, ak.
     attached = dctr.attach(fastsim)
     assert_allclose(ak.to_numpy(attached["weight"]), ak.to_numpy(w), rtol=1e-6)
     assert ak.fields(attached) == [*ak.fields(fastsim), "weight"]
+    # the precomputed high-level array gives the showers' weights, and a model fit on
+    # such arrays with features="high_level" has the showers' column names
+    precomputed = high_level(fastsim)
+    assert_allclose(dctr.weight(precomputed), ak.to_numpy(w), rtol=1e-6)
+    from_arrays = DCTR("high_level", **fast(epochs=2)).fit(high_level(full), precomputed)
+    assert from_arrays.feature_names == dctr.feature_names
+    assert_allclose(
+        ak.to_numpy(from_arrays.weight(fastsim)), from_arrays.weight(precomputed), rtol=1e-6
+    )
     named = DCTR(["total_energy", "centroid_z"], **fast(epochs=2)).fit(full, fastsim)
     assert named.feature_names == ["total_energy", "centroid_z"]
     assert np.isfinite(ak.to_numpy(named.weight(fastsim))).all()
@@ -510,8 +519,10 @@ def test_error_bad_arguments() -> None:
     ):
         with pytest.raises(ValueError, match=text):
             DCTR(**kwargs)
-    with pytest.raises(ValueError, match="'high_level' needs awkward showers"):
+    with pytest.raises(ValueError, match=r"needs the \(N, 3 \+ layers\) columns"):
         DCTR("high_level", **FAST).fit(np.ones((5, 2)), np.ones((5, 2)))
+    with pytest.raises(ValueError, match="'high_level' needs awkward showers"):
+        DCTR("high_level", **FAST).fit(ak.Array({"a": [1.0]}), ak.Array({"a": [2.0]}))
     with pytest.raises(ValueError, match="need awkward records or showers"):
         DCTR(["a"], **FAST).fit(np.ones((5, 2)), np.ones((5, 2)))
     with pytest.raises(ValueError, match="low-level models need awkward showers"):

@@ -13,6 +13,7 @@ from dctrgan.training import (
     predict,
     resolve_device,
     seeded,
+    threads,
     to_device,
     train,
 )
@@ -205,3 +206,35 @@ def test_weighted_loss_equals_duplicated_events() -> None:
     weighted, _ = evaluate_classifier(model, [(x, y, torch.tensor([2.0, 1.0]))])
     duplicated, _ = evaluate_classifier(model, [(x[[0, 0, 1]], y[[0, 0, 1]], torch.ones(3))])
     assert weighted == pytest.approx(duplicated, rel=1e-6)
+
+
+def test_early_stop_ends_the_progress_bar_complete(capsys: pytest.CaptureFixture[str]) -> None:
+    val = iter([1.0, 2.0, 3.0, 4.0])
+    train(
+        lambda _: {"loss": 1.0},
+        Loader((torch.zeros(2),), batch_size=1),
+        epochs=10,
+        evaluate=lambda: {"val_loss": next(val)},
+        patience=2,
+        progress=True,
+        desc="stopping",
+    )
+    # 3 epochs of 2 batches ran out of 20 planned: the bar ends at 6/6, 100 %
+    last = capsys.readouterr().err.replace("\r", "\n").strip().splitlines()[-1]
+    assert "100%" in last
+    assert "6/6" in last
+
+
+def test_threads_sets_and_restores_the_torch_thread_count() -> None:
+    before = torch.get_num_threads()
+    with threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    with threads(None):
+        assert torch.get_num_threads() == before
+    message = "inside"
+    with pytest.raises(RuntimeError, match=message), threads(1):
+        raise RuntimeError(message)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="at least 1"), threads(0):
+        pass

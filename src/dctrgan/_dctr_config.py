@@ -6,15 +6,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from dctrgan._files import atomic
 
 __all__ = (
     "DEFAULTS",
@@ -155,18 +155,10 @@ class Config:
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` the payload to a temporary file beside ``path``, then rename it:
-    an interrupted save never leaves a half-written model at ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` the payload atomically (see :func:`dctrgan._files.atomic`): an
+    interrupted save never leaves a half-written model at ``path``."""
+    with atomic(path, overwrite=True) as temporary, temporary.open("wb") as f:
+        torch.save(payload, f)
 
 
 #: What torch.load raises for files that are not (safe) torch files.

@@ -138,7 +138,9 @@ def extract_features(
 
     ``"auto"``: the 33 high-level features for showers, the flat numeric fields of
     an awkward record (all but ``weight``), the columns of a 2D numpy array or
-    torch tensor (a 1D array is one feature). ``"high_level"``: showers only. A
+    torch tensor (a 1D array is one feature). ``"high_level"``: showers, or the
+    precomputed ``(N, 3 + layers)`` array of :func:`dctrgan.features.high_level`
+    (named like the showers' columns, so a model fit on one weights the other). A
     list of names: fields of a record, or observables of
     :func:`dctrgan.features.observables` for showers. A callable: ``f(events)``
     returning a ``(N, d)`` array or a ``{name: (N,) array}`` mapping.
@@ -170,6 +172,17 @@ def extract_features(
         if is_showers(events):
             x = high_level(events)
             return _finite(x, high_level_names(x.shape[1]), what), high_level_names(x.shape[1])
+        if spec == "high_level" and isinstance(events, np.ndarray | torch.Tensor):
+            # precomputed dctrgan.features.high_level(showers): (N, 3 + layers)
+            x = _columns_of_array(events, what)
+            if x.shape[1] < 4:
+                msg = (
+                    f"{what}: features='high_level' on an array needs the (N, 3 + layers) "
+                    f"columns of dctrgan.features.high_level, got {x.shape[1]} column(s)"
+                )
+                raise ValueError(msg)
+            names = high_level_names(x.shape[1])
+            return _finite(x.astype(np.float32), names, what), names
         if spec == "high_level":
             kind = type(events).__name__ if not isinstance(events, ak.Array) else ak.fields(events)
             msg = (

@@ -39,7 +39,6 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from dctrgan import features, io, plot, report, simulate
@@ -143,17 +142,6 @@ class _Steps:
         log.info("%s", text)
         if self.show:
             tqdm.write(text, file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int) -> Iterator[None]:
-    """Run torch with ``n`` intra-op threads, then restore the previous number."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _check_output(output: Path, overwrite: bool) -> None:
@@ -263,9 +251,7 @@ def demo(
         fast = io.read(f"{folder / 'fast.root'}:events", kind="showers")
         steps(f"fitting DCTR-HL on entries 0-{n_train - 1} of both samples")
         dctr = DCTR(features="high_level", seed=seed, progress=progress)
-        # a small MLP on batches of 128: one thread is faster than several
-        with _torch_threads(1):
-            dctr.fit(full[:n_train], fast[:n_train])
+        dctr.fit(full[:n_train], fast[:n_train])
         steps(
             "weighting the fast sample; writing fast_weighted.root, fast_weights.root, dctr_hl.pt"
         )

@@ -41,10 +41,8 @@ showers of a non-default calorimeter with the same ``geometry=``.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -54,6 +52,7 @@ import numpy as np
 import uproot
 
 from dctrgan._branches import SCHEMA_FIELDS, from_branches
+from dctrgan._files import atomic
 from dctrgan._root import Files, Plan, chunks, friend_reader, make_plan, parse_size, steps
 from dctrgan.data import SIGNAL_SHAPE, Geometry, Kind, behavior, detect_kind, validate
 
@@ -194,49 +193,6 @@ def _iterate(
 # --------------------------------------------------------------------- writing
 
 
-def _file_mode(path: Path) -> int:
-    """Permissions for the new file: those of the file it replaces, else 0o666 less the umask."""
-    with contextlib.suppress(OSError):
-        return path.stat().st_mode & 0o7777
-    umask = os.umask(0o077)  # read the umask; 0o077 is the safe value meanwhile
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-@contextlib.contextmanager
-def _atomic(path: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
-    """A temporary file beside ``path`` that replaces it on success, and vanishes on failure."""
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{target}: is a folder, not a file"
-        raise IsADirectoryError(msg)
-    if target.exists() and not overwrite:
-        msg = f"{target}: exists; pass overwrite=True to replace it"
-        raise FileExistsError(msg)
-    folder = target.parent
-    if not folder.is_dir():
-        raise FileNotFoundError(errno.ENOENT, "no such folder", str(folder))
-    fd, name = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    temporary = Path(name)
-    try:
-        yield temporary
-        fd = os.open(temporary, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        if target.exists() and not overwrite:
-            msg = f"{target}: was created while writing; pass overwrite=True to replace it"
-            raise FileExistsError(msg)
-        temporary.chmod(_file_mode(target))
-        temporary.replace(target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-
-
 def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
     """Fields beyond the schema, which must hold one number per event."""
     reserved = {"nhits", *(f"hits_{f}" for f, _ in _HIT_DTYPES)} if kind == "showers" else set()
@@ -317,7 +273,7 @@ def _write_tree(
     if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
         msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
         raise ValueError(msg)
-    with _atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
+    with atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
         ttree = file.mktree(tree, dict(types))
         for data in chunks:
             ttree.extend(data)

@@ -221,9 +221,9 @@ def _sigma_of_mean(x: FloatArray, w: FloatArray) -> float:
     (eq. 10); for unit weights this is ``Var(x) / N``.
     """
     sw = float(w.sum())
-    mean = float(np.dot(w, x)) / sw
+    mean = float(np.sum(w * x)) / sw  # np.sum, not np.dot: BLAS threads are slow on 1-D
     dx = x - mean
-    return float(np.sqrt(np.dot(w * w, dx * dx))) / sw
+    return float(np.sqrt(np.sum((w * dx) ** 2))) / sw
 
 
 def uncertainty_ratio(
