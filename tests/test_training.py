@@ -8,6 +8,7 @@ import torch
 
 from dctrgan.training import (
     Loader,
+    averaged,
     classifier_step,
     evaluate_classifier,
     predict,
@@ -238,3 +239,46 @@ def test_threads_sets_and_restores_the_torch_thread_count() -> None:
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="at least 1"), threads(0):
         pass
+
+
+def test_averaged_is_an_exponential_moving_average_with_warm_up() -> None:
+    model = torch.nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+
+    def step(_batch: object) -> dict[str, float]:
+        with torch.no_grad():
+            model.weight += 1.0  # the parameter after update n is n
+        return {"loss": 0.0}
+
+    wrapped, average = averaged(step, model, decay=0.5)
+    assert average is not model
+    expected = 0.0
+    for n in range(6):
+        wrapped(None)
+        d = min(0.5, (1 + n) / (10 + n))
+        expected = d * expected + (1 - d) * (n + 1)
+        assert average.weight.item() == pytest.approx(expected)
+    assert model.weight.item() == 6.0  # the trained model itself is untouched
+    assert not average.weight.requires_grad
+    with pytest.raises(ValueError, match="decay"):
+        averaged(step, model, decay=1.0)
+
+
+def test_train_steps_the_scheduler_with_the_monitored_metric() -> None:
+    seen: list[float] = []
+
+    class Recorder:
+        def step(self, metrics: float) -> None:
+            seen.append(metrics)
+
+    val = iter([3.0, 2.0, 1.0])
+    train(
+        lambda _: {"loss": 0.0},
+        Loader((torch.zeros(1),), batch_size=1),
+        epochs=3,
+        evaluate=lambda: {"val_loss": next(val)},
+        scheduler=Recorder(),
+        progress=False,
+    )
+    assert seen == [3.0, 2.0, 1.0]

@@ -43,16 +43,23 @@ class ModelDefaults:
     clip: float | None
     balance: str
     width: int
+    ema: float | None
 
 
 DEFAULTS: dict[str, ModelDefaults] = {
     # DCTRGAN sec. III B: 2 x 128 ReLU, Adam, batch 128, 50 epochs (here with early stopping)
-    "mlp": ModelDefaults(hidden=(128, 128), epochs=50, clip=None, balance="weights", width=0),
+    "mlp": ModelDefaults(
+        hidden=(128, 128), epochs=50, clip=None, balance="weights", width=0, ema=0.999
+    ),
     # DCTRGAN sec. III B: FC 64-256-256, 1 epoch, tiling, temperature scaling, clip 5;
     # width 128 is the paper's (GPU) size, 8 the CPU default
-    "cnn3d": ModelDefaults(hidden=(64, 256, 256), epochs=1, clip=5.0, balance="tile", width=8),
+    "cnn3d": ModelDefaults(
+        hidden=(64, 256, 256), epochs=1, clip=5.0, balance="tile", width=8, ema=None
+    ),
     # a per-hit net of 2 x 32: about 1000 showers/s per training epoch on one CPU core
-    "deepsets": ModelDefaults(hidden=(128, 128), epochs=8, clip=None, balance="weights", width=32),
+    "deepsets": ModelDefaults(
+        hidden=(128, 128), epochs=8, clip=None, balance="weights", width=32, ema=None
+    ),
 }
 
 
@@ -75,6 +82,7 @@ class Config:
     patience: int | None
     balance: str
     normalize: bool
+    ema: float | None
 
     def __post_init__(self) -> None:
         checks: tuple[tuple[str, bool, str], ...] = (
@@ -94,6 +102,7 @@ class Config:
             ("folds", self.folds >= 1, ">= 1"),
             ("patience", self.patience is None or self.patience >= 1, "None or >= 1"),
             ("balance", self.balance in ("weights", "tile"), "'auto', 'weights' or 'tile'"),
+            ("ema", self.ema is None or 0 < self.ema < 1, "'auto', None or in (0, 1)"),
         )
         for name, ok, expected in checks:
             if not ok:

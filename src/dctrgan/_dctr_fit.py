@@ -27,6 +27,7 @@ from dctrgan.nn import (
 )
 from dctrgan.training import (
     Loader,
+    averaged,
     classifier_step,
     evaluate_classifier,
     predict,
@@ -132,22 +133,33 @@ def fit_fold(
         val_loader = Loader(
             batch, index=val_index, batch_size=PREDICT_BATCH[c.model], device=device
         )
+        step = classifier_step(model, optimizer)
+        target = model  # what is validated, kept and calibrated
+        if c.ema:
+            step, target = averaged(step, model, c.ema)
         evaluate = None
         if len(val_index):
 
             def evaluate() -> dict[str, float]:
-                return {"val_loss": evaluate_classifier(model, val_loader)[0]}
+                return {"val_loss": evaluate_classifier(target, val_loader)[0]}
 
+        # the lr is divided by 10 when the validation loss stalls
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=0.1, patience=2, min_lr=c.lr / 100
+        )
         history = train(
-            classifier_step(model, optimizer),
+            step,
             loader,
             epochs=c.epochs,
             evaluate=evaluate,
             patience=c.patience,
-            modules=[model],
+            modules=[target],
+            scheduler=scheduler,
             progress=progress,
             desc=desc,
         )
+    if target is not model:
+        model.load_state_dict(target.state_dict())
     temperature, offset = 1.0, 0.0
     if len(val_index) and (c.calibrate == "temperature" or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)

@@ -113,6 +113,13 @@ class DCTR:
         normalize: scale the weights so that their mean over the validation fake
             events is 1, as it must be for the true ratio (DCTRGAN eq. 10): a
             reweighting keeps the normalization of the fake sample. Needs validation.
+        ema: decay per step of an exponential moving average of the network's
+            parameters, which is what is validated and kept (``None``: the last
+            parameters). Averaging the last ~1000 steps smooths out the noise of
+            the final minibatch updates: with the MLP it leaves about 40 % less
+            separation power after weighting (``benchmarks/dctr_vs_hepml.py``).
+            ``"auto"``: 0.999 for ``"mlp"``, ``None`` for the low-level models
+            (which train for a few hundred steps per epoch).
 
     Attributes:
         history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
@@ -150,6 +157,7 @@ class DCTR:
         patience: int | None = 5,
         balance: Literal["auto", "weights", "tile"] = "auto",
         normalize: bool = True,
+        ema: float | Literal["auto"] | None = "auto",
     ) -> None:
         if model not in MODELS:
             msg = f"model must be one of {MODELS}, got {model!r}"
@@ -183,6 +191,7 @@ class DCTR:
             patience=patience,
             balance=defaults.balance if balance == "auto" else balance,
             normalize=normalize,
+            ema=defaults.ema if ema == "auto" else ema,
         )
         self._features: FeatureSpec = features
         self.progress = progress
