@@ -14,6 +14,7 @@ from dctrgan import (
     io,
     nn,
     plot,
+    regression,
     report,
     simulate,
     stats,
@@ -24,12 +25,15 @@ from dctrgan.data import Geometry, validate
 from dctrgan.dctr import DCTR
 from dctrgan.hist import Hist
 from dctrgan.io import iterate, read, write
+from dctrgan.regression import Regressor, bias_resolution
 
 __all__ = (
     "DCTR",
     "Geometry",
     "Hist",
+    "Regressor",
     "__version__",
+    "bias_resolution",
     "data",
     "dctr",
     "demo",
@@ -39,6 +43,7 @@ __all__ = (
     "nn",
     "plot",
     "read",
+    "regression",
     "report",
     "simulate",
     "stats",

@@ -6,15 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import pickle
-import warnings
-import zipfile
-from pathlib import Path
 from typing import Any
-
-import torch
-
-from dctrgan._files import atomic
 
 __all__ = (
     "DEFAULTS",
@@ -23,8 +15,6 @@ __all__ = (
     "MODELS",
     "Config",
     "ModelDefaults",
-    "read_model",
-    "write_model",
 )
 
 #: Format tag and version of saved DCTR models (a newer version is refused on load).
@@ -161,64 +151,3 @@ class Config:
             msg = f"expected a JSON object, got {type(d).__name__}"
             raise TypeError(msg)
         return d
-
-
-def write_model(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` the payload atomically (see :func:`dctrgan._files.atomic`): an
-    interrupted save never leaves a half-written model at ``path``."""
-    with atomic(path, overwrite=True) as temporary, temporary.open("wb") as f:
-        torch.save(payload, f)
-
-
-#: What torch.load raises for files that are not (safe) torch files.
-_LOAD_ERRORS = (
-    pickle.UnpicklingError,
-    RuntimeError,
-    EOFError,
-    ValueError,
-    zipfile.BadZipFile,
-    AttributeError,
-    TypeError,
-    IndexError,
-    KeyError,
-)
-
-
-def read_model(path: Path) -> dict[str, Any]:
-    """The payload of a DCTR model file, read with ``torch.load(weights_only=True)``.
-
-    The safe loader accepts tensors and plain containers only: a file holding any
-    other Python object is refused before anything in it runs.
-
-    Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: for a file that is not a dctrgan DCTR model, or one written in a
-            newer format version.
-    """
-    if not path.is_file():
-        msg = f"DCTR.load: no such file {str(path)!r}"
-        raise FileNotFoundError(msg)
-    try:
-        with warnings.catch_warnings():
-            # torch warns about pickle protocols it did not write; such a file is
-            # refused below anyway if it is not ours
-            warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except _LOAD_ERRORS as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        msg = f"DCTR.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: {reason})"
-        raise ValueError(msg) from err
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        msg = f"DCTR.load: {str(path)!r} is not a dctrgan DCTR model (no {FORMAT!r} format tag)"
-        raise ValueError(msg)
-    version = payload.get("version")
-    if not isinstance(version, int) or version < 1:
-        msg = f"DCTR.load: {str(path)!r} has an invalid format version {version!r}"
-        raise ValueError(msg)
-    if version > FORMAT_VERSION:
-        msg = (
-            f"DCTR.load: {str(path)!r} was written by a newer dctrgan (model format "
-            f"version {version}; this dctrgan reads up to {FORMAT_VERSION}): upgrade dctrgan"
-        )
-        raise ValueError(msg)
-    return payload

@@ -39,8 +39,6 @@ from dctrgan._dctr_config import (
     FORMAT_VERSION,
     MODELS,
     Config,
-    read_model,
-    write_model,
 )
 from dctrgan._dctr_fit import Sample, build_classifier, fit_fold, predict_logits
 from dctrgan._dctr_inputs import (
@@ -59,6 +57,7 @@ from dctrgan._dctr_inputs import (
     weighted_auc,
 )
 from dctrgan._dctr_split import fold_labels, split
+from dctrgan._modelfile import read_model, write_model
 from dctrgan.data import Geometry
 from dctrgan.stats import effective_entries
 from dctrgan.training import resolve_device
@@ -644,7 +643,7 @@ class DCTR:
                 newer dctrgan (format version), or a missing ``features`` callable.
         """
         path = Path(path)
-        payload = read_model(path)
+        payload = read_model(path, "DCTR", FORMAT, FORMAT_VERSION)
         try:
             config = Config.from_json(payload["config"])
             fitted = Config.loads(payload["fitted"])

@@ -11,7 +11,10 @@ An energy-weighted mean over no energy (an empty shower, an empty layer) is 0,
 never NaN, so every observable can be histogrammed and fed to a classifier.
 
 :func:`voxelize` and :func:`from_voxels` convert between hits and dense voxels;
-:func:`pattern` gives the time-integrated 9x9 footprint of air-shower traces.
+:func:`pattern` gives the time-integrated 9x9 footprint of air-shower traces;
+:func:`total_signal`, :func:`rise_time` and :func:`early_fraction` summarize the
+traces (muon-rich traces rise faster and hold more of their signal early than
+electromagnetic ones).
 
 References:
     DCTRGAN (Diefenbacher et al.), sec. III B and Figs. 3-8.
@@ -28,6 +31,7 @@ import awkward as ak
 import numpy as np
 
 from dctrgan._scatter import check_range, scatter
+from dctrgan._traces import early_fractions, rise_times, signal_array
 from dctrgan.data import (
     DEFAULT_GEOMETRY,
     Geometry,
@@ -41,6 +45,7 @@ __all__ = (
     "HIGH_LEVEL_NAMES",
     "active_cells",
     "centroid",
+    "early_fraction",
     "from_voxels",
     "high_level",
     "layer_differences",
@@ -48,8 +53,10 @@ __all__ = (
     "observable_unit",
     "observables",
     "pattern",
+    "rise_time",
     "second_moments",
     "total_energy",
+    "total_signal",
     "voxelize",
 )
 
@@ -560,3 +567,66 @@ def pattern(events: ak.Array | np.ndarray) -> np.ndarray:
         )
         raise ValueError(msg)
     return np.asarray(signal.sum(axis=-1, dtype=np.float64), dtype=np.float32)
+
+
+def total_signal(events: ak.Array | np.ndarray) -> np.ndarray:
+    """Total signal of each air-shower event in VEM, ``(N,)`` float64 (per station: :func:`pattern`).
+
+    Args:
+        events: traces (a ``signal`` field) or a ``(N, n_x, n_y, n_t)`` signal array.
+    """
+    signal = signal_array(events, "total_signal")
+    return np.asarray(signal.reshape(len(signal), -1).sum(axis=1, dtype=np.float64))
+
+
+def rise_time(
+    events: ak.Array | np.ndarray, low: float = 0.1, high: float = 0.5, bin_width: float = 25.0
+) -> np.ndarray:
+    """Signal rise time of each station: the time from ``low`` to ``high`` of its total.
+
+    The cumulative trace is taken as linear within each bin and the times at which
+    it reaches ``low`` and ``high`` of the station total are interpolated within
+    the bins where it crosses them (default: the ``t10 -> t50`` rise time).
+    Stations without signal (a total of 0: the untriggered stations of the package
+    schema) have no rise time and get NaN; select the others with ``np.isfinite``
+    or ``pattern(events) > 0``.
+
+    Args:
+        events: traces (a ``signal`` field) or a ``(N, n_x, n_y, n_t)`` signal array.
+        low: the fraction that starts the rise, in ``(0, 1]``.
+        high: the fraction that ends it, in ``[low, 1]``.
+        bin_width: time bin width in ns (25 in the package schema).
+
+    Returns:
+        ``(N, n_x, n_y)`` float64 rise times in ns, NaN for stations without signal.
+
+    Raises:
+        ValueError: for fractions out of range or a bad signal (shape, NaN).
+    """
+    return rise_times(signal_array(events, "rise_time"), low, high, bin_width)
+
+
+def early_fraction(events: ak.Array | np.ndarray, bins: int = 16, start: float = 0.1) -> np.ndarray:
+    """Fraction of each station's signal in the first ``bins`` time bins after the trace start.
+
+    The trace starts in the bin where the cumulative signal reaches ``start`` of
+    the total (the 10 % point: unlike a threshold on single bins, baseline noise
+    does not move it); the fraction counts that bin and the ``bins - 1`` after it.
+    The default 16 bins (400 ns, about 1.5 times the median ``t10 -> t50`` rise
+    time of :func:`dctrgan.simulate.airshower`) hold the muon-dominated front of a
+    trace and leave out most of the later electromagnetic tail: the simulator's
+    ``"sim"`` (70 % muons) and ``"data"`` (30 %) differ by a separation power of
+    about 0.05 there, four times more than with 4 bins. Stations without signal get NaN.
+
+    Args:
+        events: traces (a ``signal`` field) or a ``(N, n_x, n_y, n_t)`` signal array.
+        bins: window length in time bins, ``>= 1``.
+        start: the fraction of the total that marks the trace start, in ``(0, 1]``.
+
+    Returns:
+        ``(N, n_x, n_y)`` float64 fractions in ``(0, 1]``, NaN for stations without signal.
+
+    Raises:
+        ValueError: for ``bins < 1``, ``start`` out of range or a bad signal.
+    """
+    return early_fractions(signal_array(events, "early_fraction"), bins, start)

@@ -46,8 +46,9 @@ one triggered station; inclined showers near 1 EeV may have none.
 References:
     M. Erdmann, J. Glombitza, D. Walz, "A deep learning-based reconstruction of
     cosmic ray-induced air showers", Astropart. Phys. 97 (2018) 46.
-    M. Erdmann, J. Glombitza, T. Quast, "Precise simulation of electromagnetic
-    calorimeter showers using a Wasserstein Generative Adversarial Network", sec. 3.
+    M. Erdmann, L. Geiger, J. Glombitza, D. Schmidt, "Generating and refining
+    particle detector simulations using the Wasserstein distance in adversarial
+    networks", Comput. Softw. Big Sci. 2 (2018) 4, sec. 3.
 """
 
 from __future__ import annotations
