@@ -19,6 +19,7 @@ from dctrgan import (
     simulate,
     stats,
     training,
+    wgan,
 )
 from dctrgan._version import __version__
 from dctrgan.data import Geometry, validate
@@ -26,12 +27,14 @@ from dctrgan.dctr import DCTR
 from dctrgan.hist import Hist
 from dctrgan.io import iterate, read, write
 from dctrgan.regression import Regressor, bias_resolution
+from dctrgan.wgan import WGAN
 
 __all__ = (
     "DCTR",
     "Geometry",
     "Hist",
     "Regressor",
+    "WGAN",
     "__version__",
     "bias_resolution",
     "data",
@@ -49,6 +52,7 @@ __all__ = (
     "stats",
     "training",
     "validate",
+    "wgan",
     "write",
 )
 
