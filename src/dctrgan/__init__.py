@@ -31,10 +31,10 @@ from dctrgan.wgan import WGAN
 
 __all__ = (
     "DCTR",
+    "WGAN",
     "Geometry",
     "Hist",
     "Regressor",
-    "WGAN",
     "__version__",
     "bias_resolution",
     "data",
