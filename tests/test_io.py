@@ -419,6 +419,101 @@ def _no_weight_friend(tmp_path: Path) -> Path:
     return path
 
 
+# ------------------------------------------------------------------ streaming writes
+
+
+def test_write_chunks_streams_iterate(
+    tmp_path: Path, shower_file: Path, showers: ak.Array, rng: np.random.Generator
+) -> None:
+    factor = rng.uniform(0.5, 2.0, len(showers)).astype(np.float32)
+    seen: list[int] = []
+
+    def changed() -> Any:
+        start = 0
+        for chunk in io.iterate(shower_file, step_size=70):
+            seen.append(len(chunk))
+            yield ak.with_field(chunk, factor[start : start + len(chunk)], "factor")
+            start += len(chunk)
+
+    path = io.write_chunks(tmp_path / "out.root", changed(), tree="t")
+    assert seen == [70, 70, 70, 70, 20]
+    with uproot.open(path) as file:
+        assert file["t"]["hits_energy"].num_baskets == 5  # one basket per chunk
+    expected = ak.with_field(showers, factor, "factor")
+    assert_same(io.read(f"{path}:t"), expected)
+    # the same file as write() of everything at once
+    assert_same(io.read(io.write(tmp_path / "all.root", expected)), io.read(path))
+
+
+def test_write_chunks_traces_and_empty_chunks(tmp_path: Path, traces: ak.Array) -> None:
+    chunks = iter([traces[:0], traces[:50], traces[50:50], traces[50:]])
+    assert_same(io.read(io.write_chunks(tmp_path / "t.root", chunks)), traces)
+    empty = io.write_chunks(tmp_path / "e.root", iter([traces[:0]]))
+    assert_same(io.read(empty), traces[:0])
+
+
+def test_write_chunks_errors_leave_nothing(
+    tmp_path: Path, shower_file: Path, showers: ak.Array, traces: ak.Array
+) -> None:
+    before = shower_file.read_bytes()
+    asked: list[int] = []
+
+    def counted(parts: list[ak.Array]) -> Any:
+        for part in parts:
+            asked.append(len(part))
+            yield part
+
+    with pytest.raises(FileExistsError, match=r"showers\.root: exists"):
+        io.write_chunks(shower_file, counted([showers]))
+    assert asked == []  # refused before the first chunk is computed
+    with pytest.raises(ValueError, match="no chunks to write"):
+        io.write_chunks(tmp_path / "none.root", iter([]))
+    with pytest.raises(
+        ValueError, match=r"chunk 1: traces with fields .* differ from chunk 0's showers"
+    ):
+        io.write_chunks(shower_file, iter([showers[:10], traces[:10]]), overwrite=True)
+    with pytest.raises(
+        ValueError, match=r"chunk 2: showers with fields \['incident_energy', 'hits'\]"
+    ):
+        io.write_chunks(
+            shower_file,
+            iter([showers[:5], showers[5:9], showers[9:20][["incident_energy", "hits"]]]),
+            overwrite=True,
+        )
+    with pytest.raises(TypeError, match="chunk 1 must be an awkward Array"):
+        io.write_chunks(shower_file, iter([showers[:5], np.ones(3)]), overwrite=True)
+
+    def interrupted() -> Any:
+        yield showers[:100]
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        io.write_chunks(shower_file, interrupted(), overwrite=True)
+    assert shower_file.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [shower_file.name]
+
+
+def test_write_weights_streams(tmp_path: Path, shower_file: Path, showers: ak.Array) -> None:
+    weights = [np.full(n, float(i + 1)) for i, n in enumerate((70, 70, 70, 70, 20))]
+    path = io.write_weights(tmp_path / "w.root", iter(weights))
+    with uproot.open(path) as file:
+        assert file["weights"]["weight"].num_baskets == 5
+    back = io.read(shower_file, friend=path)
+    expected = ak.to_numpy(showers["weight"]) * np.concatenate(weights).astype(np.float32)
+    np.testing.assert_array_equal(ak.to_numpy(back["weight"]), expected.astype(np.float32))
+    # chunks of events with a weight field, and the event index of a bad weight over all chunks
+    friend = io.write_weights(tmp_path / "e.root", iter([showers[:70], showers[70:]]))
+    with uproot.open(friend) as file:
+        got = file["weights"]["weight"].array(library="np")
+    np.testing.assert_array_equal(got, ak.to_numpy(showers["weight"]))
+    bad = iter([np.ones(70), np.array([1.0, 2.0, np.inf])])
+    with pytest.raises(ValueError, match=r"non-finite value.*first at index 72"):
+        io.write_weights(tmp_path / "bad.root", bad)
+    with pytest.raises(FileExistsError, match="exists"):
+        io.write_weights(path, iter([]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.root", "showers.root", "w.root"]
+
+
 # ------------------------------------------------------------------ HDF5
 
 

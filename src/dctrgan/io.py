@@ -34,7 +34,8 @@ plain uproot, read both trees and ``ak.zip`` them; in ROOT,
 
 :func:`write` is atomic: it writes a temporary file in the destination folder and
 renames it at the end, so an interrupted write never leaves a half file and never
-destroys an existing one. The geometry of showers is not stored in the file: read
+destroys an existing one. :func:`write_chunks` does the same for a stream of chunks
+(say, from :func:`iterate`), holding one chunk in memory at a time. The geometry of showers is not stored in the file: read
 showers of a non-default calorimeter with the same ``geometry=``.
 """
 
@@ -43,7 +44,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,16 @@ from dctrgan._files import atomic
 from dctrgan._root import Files, Plan, chunks, friend_reader, make_plan, parse_size, steps
 from dctrgan.data import SIGNAL_SHAPE, Geometry, Kind, behavior, detect_kind, validate
 
-__all__ = ("Files", "from_branches", "iterate", "read", "read_hdf5", "write", "write_weights")
+__all__ = (
+    "Files",
+    "from_branches",
+    "iterate",
+    "read",
+    "read_hdf5",
+    "write",
+    "write_chunks",
+    "write_weights",
+)
 
 log = logging.getLogger(__name__)
 
@@ -262,6 +272,22 @@ def _branch_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_target(path: str | os.PathLike[str], tree: str, overwrite: bool) -> Path:
+    """Fail early for a bad tree name, or an existing ``path`` without ``overwrite``."""
+    name: object = tree
+    if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
+        msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
+        raise ValueError(msg)
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{target}: is a folder, not a file"
+        raise IsADirectoryError(msg)
+    if target.exists() and not overwrite:
+        msg = f"{target}: exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+    return target
+
+
 def _write_tree(
     path: str | os.PathLike[str],
     tree: str,
@@ -269,15 +295,26 @@ def _write_tree(
     chunks: Iterator[dict[str, Any]],
     overwrite: bool,
 ) -> Path:
-    name: object = tree
-    if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
-        msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
-        raise ValueError(msg)
+    _check_target(path, tree, overwrite)
     with atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
         ttree = file.mktree(tree, dict(types))
         for data in chunks:
             ttree.extend(data)
     return Path(path)
+
+
+def _prepare(events: Any, what: str) -> tuple[ak.Array, Kind, dict[str, Any]]:
+    """Checked events (an index applied once), their kind and their branch types."""
+    if not isinstance(events, ak.Array):
+        msg = f"{what} must be an awkward Array, got {type(events).__name__}"
+        raise TypeError(msg)
+    layout = events.layout
+    if layout.is_indexed and not layout.is_option:  # filtered events: apply the index once
+        events = ak.Array(layout.project(), behavior=events.behavior)
+    kind = detect_kind(events)
+    validate(events, kind, strict=False)
+    extra = _extra_fields(events, kind)
+    return events, kind, _branch_types(kind, "weight" in ak.fields(events), extra)
 
 
 def write(
@@ -307,16 +344,7 @@ def write(
         TypeError: if ``events`` is not an awkward Array.
         ValueError: naming the field that does not fit the schema or cannot be written.
     """
-    if not isinstance(events, ak.Array):
-        msg = f"events must be an awkward Array, got {type(events).__name__}"
-        raise TypeError(msg)
-    layout = events.layout
-    if layout.is_indexed and not layout.is_option:  # filtered events: apply the index once
-        events = ak.Array(layout.project(), behavior=events.behavior)
-    kind = detect_kind(events)
-    validate(events, kind, strict=False)
-    extra = _extra_fields(events, kind)
-    types = _branch_types(kind, "weight" in ak.fields(events), extra)
+    events, kind, types = _prepare(events, "events")
     n = len(events)
     step = steps(step_size, events.layout.nbytes / max(n, 1))
 
@@ -327,6 +355,71 @@ def write(
     _write_tree(path, tree, types, chunks(), overwrite)
     log.debug("wrote %d %s to %s:%s", n, kind, path, tree)
     return Path(path)
+
+
+def write_chunks(
+    path: str | os.PathLike[str],
+    chunks: Iterable[ak.Array],
+    tree: str = "events",
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a stream of event chunks as one ROOT TTree, atomically, one chunk in memory at a time.
+
+    The events of a file larger than memory, read with :func:`iterate`, changed
+    chunk by chunk and written back::
+
+        chunks = (dctr.attach(c) for c in dctrgan.iterate("big.root:events"))
+        dctrgan.io.write_chunks("big_weighted.root", chunks)
+
+    Each chunk is checked and written as by :func:`write` and becomes one basket.
+    Nothing appears at ``path`` until the last chunk is written: if the stream
+    raises (or the write fails) midway, an existing file stays as it was and no
+    partial file is left.
+
+    Args:
+        path: the ROOT file to create.
+        chunks: awkward events, all of one kind with the same fields (the first
+            chunk, which may be empty, sets the branches).
+        tree: name of the TTree.
+        overwrite: replace an existing file (only once the new one is complete).
+
+    Returns:
+        ``path``.
+
+    Raises:
+        FileExistsError: if ``path`` exists and ``overwrite`` is False (checked
+            before the first chunk is asked for).
+        TypeError: for a chunk that is not an awkward Array.
+        ValueError: for no chunk at all, or a chunk whose kind or fields differ
+            from the first one's (naming the chunk).
+    """
+    target = _check_target(path, tree, overwrite)
+    stream = iter(chunks)
+    first = next(stream, None)
+    if first is None:
+        msg = f"{target}: no chunks to write: an empty stream has no branch types (write() writes an empty events array)"
+        raise ValueError(msg)
+    first, kind, types = _prepare(first, "chunk 0")
+    fields = ak.fields(first)
+    n = len(first)
+
+    def branch_data() -> Iterator[dict[str, Any]]:
+        nonlocal n
+        if len(first):
+            yield _branch_data(first, types)
+        for i, chunk in enumerate(stream, start=1):
+            events, chunk_kind, _ = _prepare(chunk, f"chunk {i}")
+            if chunk_kind != kind or ak.fields(events) != fields:
+                msg = f"chunk {i}: {chunk_kind} with fields {ak.fields(events)} differ from chunk 0's {kind} with fields {fields}"
+                raise ValueError(msg)
+            if len(events):
+                n += len(events)
+                yield _branch_data(events, types)
+
+    _write_tree(path, tree, types, branch_data(), overwrite)
+    log.debug("wrote %d %s to %s:%s in chunks", n, kind, path, tree)
+    return target
 
 
 def write_weights(
@@ -344,21 +437,48 @@ def write_weights(
     ``read(events_file, friend=path)``, with uproot by reading both trees and
     ``ak.zip``-ping them, or in ROOT with ``events->AddFriend(tree, path)``.
 
+    Weights computed chunk by chunk (of a file larger than memory) are written as
+    they come by passing an iterator, such as a generator, of those chunks::
+
+        weights = (dctr.weight(c) for c in dctrgan.iterate("big.root:events"))
+        dctrgan.io.write_weights("big_weights.root", weights)
+
     Args:
         path: the ROOT file to create.
         weights: ``(N,)`` weights, or events with a ``field`` field, in the entry
-            order of the events they belong to.
+            order of the events they belong to; or an iterator of such chunks,
+            written one after the other (nothing appears at ``path`` if it raises).
         tree: name of the friend TTree.
         overwrite: replace an existing file.
         field: the weight field of ``weights`` when it is an events array.
-        step_size: weights per basket.
+        step_size: weights per basket (of an array; each chunk of an iterator is one).
 
     Returns:
         ``path``.
 
     Raises:
-        ValueError: for weights that are not one finite number per event.
+        ValueError: for weights that are not one finite number per event (naming
+            the event, counted over all chunks).
     """
+    stream = isinstance(weights, Iterator)
+    if stream:
+        _check_target(path, tree, overwrite)  # before the first chunk is computed
+    parts: Iterable[Any] = weights if stream else [_weight_values(weights, field, 0)]
+    step = max(int(step_size), 1)
+
+    def chunks() -> Iterator[dict[str, np.ndarray]]:
+        offset = 0
+        for part in parts:
+            values = _weight_values(part, field, offset) if stream else part
+            for a in range(0, len(values), step):
+                yield {"weight": values[a : a + step]}
+            offset += len(values)
+
+    return _write_tree(path, tree, {"weight": np.dtype(np.float32)}, chunks(), overwrite)
+
+
+def _weight_values(weights: Any, field: str, offset: int) -> np.ndarray:
+    """``(N,)`` float32 weights of an array or of events' ``field``; ``offset``: index of the first."""
     if isinstance(weights, ak.Array) and ak.fields(weights):
         if field not in ak.fields(weights):
             msg = f"weights: no field {field!r} in the events (have {ak.fields(weights)})"
@@ -374,9 +494,6 @@ def write_weights(
         raise ValueError(msg)
     bad = ~np.isfinite(values)
     if bad.any():
-        msg = f"weights: {int(bad.sum())} non-finite value(s), first at index {int(np.flatnonzero(bad)[0])}"
+        msg = f"weights: {int(bad.sum())} non-finite value(s), first at index {offset + int(np.flatnonzero(bad)[0])}"
         raise ValueError(msg)
-    values = values.astype(np.float32, copy=False)
-    step = max(int(step_size), 1)
-    chunks = ({"weight": values[a : a + step]} for a in range(0, len(values), step))
-    return _write_tree(path, tree, {"weight": np.dtype(np.float32)}, chunks, overwrite)
+    return values.astype(np.float32, copy=False)
