@@ -46,6 +46,8 @@ __all__ = (
     "KEYS",
     "SCHEMA_FIELDS",
     "BranchMap",
+    "field_branches",
+    "field_values",
     "from_branches",
     "guess_kind",
     "resolve",
@@ -300,9 +302,12 @@ def _showers(
     weight: np.ndarray | None,
     geometry: Geometry,
     where: str,
+    incident: np.ndarray | None = None,
 ) -> ak.Array:
+    """Showers from the branches; ``incident`` in place of the incident-energy branch."""
     fields = mapping.fields
-    incident = _per_event(arrays[fields["incident_energy"]], fields["incident_energy"], where)
+    if incident is None:
+        incident = _per_event(arrays[fields["incident_energy"]], fields["incident_energy"], where)
     if "voxels" in fields:
         dense = _fixed(arrays[fields["voxels"]], fields["voxels"], where, geometry.shape, "voxels")
         return from_voxels(dense, incident, geometry, weight=weight)
@@ -423,8 +428,13 @@ def from_branches(
                 raise ValueError(msg)
             columns[name] = _per_event(arrays[name], name, where)
         events = ak.Array(ak.zip(columns, depth_limit=1), behavior=behavior)
+    return _validated(events, mapping, g, where)
+
+
+def _validated(events: ak.Array, mapping: BranchMap, geometry: Geometry, where: str) -> ak.Array:
+    """``events`` once :func:`~dctrgan.data.validate` passes; its error names ``where`` and the branch."""
     try:
-        validate(events, kind, geometry=g)
+        validate(events, mapping.kind, geometry=geometry)
     except ValueError as err:
         found = re.search(r"field '([\w.]+)'", str(err))
         branch = mapping.schema_branch(found.group(1)) if found else None
@@ -432,3 +442,88 @@ def from_branches(
         msg = f"{where}: {err}{suffix}"
         raise ValueError(msg) from err
     return events
+
+
+def field_branches(
+    mapping: BranchMap, extra: Sequence[str] = (), weight: bool = True
+) -> dict[str, tuple[str, ...]]:
+    """The branches each top-level field of the events is made from, in the field order
+    of :func:`from_branches`.
+
+    Args:
+        mapping: the resolved branch mapping.
+        extra: the one-number-per-event branches kept as fields of the same name.
+        weight: whether the events get a ``weight`` field from the weight branch.
+    """
+    fields = mapping.fields
+    out: dict[str, tuple[str, ...]] = {}
+    if mapping.kind == "showers":
+        out["incident_energy"] = (fields["incident_energy"],)
+        out["hits"] = tuple(b for key, b in fields.items() if key != "incident_energy")
+    else:
+        out["energy"] = (fields["energy"],)
+        out["signal"] = (fields["signal"],)
+        out |= {key: (fields[key],) for key in ("core_x", "core_y", "xmax")}
+    if weight:
+        out["weight"] = (mapping.weight,)
+    return out | {name: (name,) for name in extra}
+
+
+def field_values(
+    arrays: Mapping[str, Any] | ak.Array,
+    field: str,
+    mapping: BranchMap,
+    *,
+    length: int,
+    geometry: Geometry | None = None,
+    where: str = "arrays",
+) -> ak.Array:
+    """One top-level field of the events of :func:`from_branches`, made from its own
+    branches only (see :func:`field_branches`) and validated as there.
+
+    This is the conversion of a column-projected read (:func:`dctrgan.io.read` with
+    ``dask=True``), where the branches of the other fields are not read.
+
+    Args:
+        arrays: branch name -> array, ``length`` events each, holding at least the
+            branches of ``field``.
+        field: a schema field or an extra branch name.
+        mapping: the resolved branch mapping.
+        length: number of events.
+        geometry: calorimeter of the showers (default: ILD-like).
+        where: what the arrays come from, for error messages.
+
+    Returns:
+        The field, of the type and with the parameters :func:`from_branches` gives it.
+
+    Raises:
+        ValueError: as :func:`from_branches`.
+    """
+    g = geometry if geometry is not None else DEFAULT_GEOMETRY
+    zeros = np.zeros(length, dtype=np.float32)
+    if field == "hits":
+        events = _showers(arrays, mapping, None, g, where, incident=zeros)
+    elif field == "signal":
+        branch = mapping.fields["signal"]
+        signal = _fixed(arrays[branch], branch, where, SIGNAL_SHAPE, "the signal")
+        events = make_traces(zeros, signal, zeros, zeros, zeros)
+    elif field in SCHEMA_FIELDS[mapping.kind]:
+        source = mapping.schema_branch(field)
+        assert source is not None
+        values = _per_event(arrays[source], source, where).astype(np.float32)
+        _finite(field, values, source, where)
+        return ak.Array(values)
+    else:
+        return ak.Array(_per_event(arrays[field], field, where))
+    return _validated(events, mapping, g, where)[field]
+
+
+def _finite(field: str, values: np.ndarray, branch: str, where: str) -> None:
+    """A ValueError naming ``where``, the field and the branch for non-finite values."""
+    bad = ~np.isfinite(values)
+    if bad.any():
+        msg = (
+            f"{where}: field {field!r}: {int(bad.sum())} non-finite value(s), first at flat "
+            f"index {int(np.flatnonzero(bad)[0])} (branch {branch!r})"
+        )
+        raise ValueError(msg)

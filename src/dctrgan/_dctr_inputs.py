@@ -17,10 +17,13 @@ import awkward as ak
 import numpy as np
 import torch
 
+from dctrgan._branches import DEFAULT_BRANCHES, from_branches
+from dctrgan._dask import is_dask
 from dctrgan.data import Geometry, geometry_of, make_showers, validate
 from dctrgan.features import HIGH_LEVEL_NAMES, high_level, observables, voxelize
 
 __all__ = (
+    "SHOWER_BRANCHES",
     "Container",
     "FeatureSpec",
     "HitInputs",
@@ -32,22 +35,20 @@ __all__ = (
     "fit_temperature",
     "high_level_names",
     "is_dask",
+    "is_shower_branches",
     "is_showers",
     "padded",
     "sample_weight",
     "take",
+    "touch_weight_inputs",
     "voxels",
+    "weight_inputs",
     "weight_meta",
     "weighted_auc",
 )
 
 Container = Literal["numpy", "torch", "awkward"]
 FeatureSpec: TypeAlias = str | Sequence[str] | Callable[[Any], Any]
-
-
-def is_dask(events: Any) -> bool:
-    """True for a dask-awkward array (without importing dask)."""
-    return type(events).__module__.split(".")[0] == "dask_awkward"
 
 
 def weight_meta() -> ak.Array:
@@ -87,6 +88,57 @@ def as_container(weights: np.ndarray, kind: Container, like: Any = None) -> Any:
 def is_showers(events: Any) -> bool:
     """True for awkward calorimeter showers (records with a ``hits`` field)."""
     return isinstance(events, ak.Array) and "hits" in ak.fields(events)
+
+
+#: Shower branches as :func:`dctrgan.io.write` stores them, which coffea's ``BaseSchema``
+#: shows as fields: incident energy and the jagged hit branches.
+SHOWER_BRANCHES = tuple(
+    DEFAULT_BRANCHES["showers"][key] for key in ("incident_energy", "layer", "ix", "iy", "energy")
+)
+
+
+def is_shower_branches(events: Any) -> bool:
+    """True for records of the shower branches (not yet showers), e.g. coffea NanoEvents."""
+    if not isinstance(events, ak.Array):
+        return False
+    fields = ak.fields(events)
+    return "hits" not in fields and set(SHOWER_BRANCHES) <= set(fields)
+
+
+def weight_inputs(events: Any, every_field: bool, geometry: Geometry | None) -> Any:
+    """The events as the weights read them.
+
+    Records of the shower branches (coffea NanoEvents read with ``BaseSchema`` from
+    a file :func:`dctrgan.io.write` wrote) become showers; showers keep only
+    ``incident_energy`` and ``hits`` unless ``every_field`` (a features callable
+    may read any field), so that other fields are never touched: in a
+    column-projected dask partition they are not even read.
+
+    Args:
+        events: the events given to :meth:`dctrgan.DCTR.weight`.
+        every_field: keep every field of showers.
+        geometry: the calorimeter of shower branches (default: ILD-like).
+    """
+    if is_shower_branches(events):
+        return from_branches(events[list(SHOWER_BRANCHES)], "showers", geometry=geometry)
+    if is_showers(events) and not every_field:
+        return events[["incident_energy", "hits"]]
+    return events
+
+
+def touch_weight_inputs(events: ak.Array, names: Sequence[str] | None) -> None:
+    """Touch (on a typetracer) the fields the weights of ``events`` read: ``names`` of
+    flat records, those of :func:`weight_inputs` for showers, else every field."""
+    if names is not None:
+        parts = [events[n] for n in names]
+    elif is_shower_branches(events):
+        parts = [events[b] for b in SHOWER_BRANCHES]
+    elif is_showers(events):
+        parts = [events["incident_energy"], events["hits"]]
+    else:
+        parts = [events]
+    for part in parts:
+        ak.typetracer.touch_data(part)
 
 
 def _is_flat_record(events: ak.Array) -> bool:

@@ -50,9 +50,12 @@ from dctrgan._dctr_inputs import (
     container_of,
     extract_features,
     is_dask,
+    is_shower_branches,
     is_showers,
     sample_weight,
     take,
+    touch_weight_inputs,
+    weight_inputs,
     weight_meta,
     weighted_auc,
 )
@@ -350,6 +353,7 @@ class DCTR:
     def _inputs_for(self, events: Any, what: str) -> tuple[Callable[[np.ndarray], Any], int]:
         """Batch builder and event count of new events, checked against the fitted model."""
         c = self._config
+        events = weight_inputs(events, callable(self._features), self._geometry)
         if c.model != "mlp":
             table = HitTable.from_showers(events, what)
             assert self._geometry is not None
@@ -449,12 +453,19 @@ class DCTR:
         """Per-event weights ``w = exp(logit / T) ~ p_real / p_fake`` of ``events``.
 
         Args:
-            events: events of the kind the model was fitted on.
+            events: events of the kind the model was fitted on. Showers may also come
+                as records of the branches :func:`dctrgan.write` writes, such as coffea
+                NanoEvents read with ``BaseSchema`` (eager, virtual or dask mode),
+                converted on the fly (default geometry, or the one a low-level model
+                was fitted on).
 
         Returns:
             ``(N,)`` float64 weights in the container given: numpy array for numpy
             input, awkward array for awkward input, torch tensor (same device) for a
-            tensor. Never NaN or inf; at most ``clip``.
+            tensor. Never NaN or inf; at most ``clip``. For a dask-awkward array a
+            lazy dask-awkward array of weights, computed partition by partition;
+            column optimization reads only the fields the weights need (the
+            features' fields, or a shower's ``incident_energy`` and ``hits``).
 
         Raises:
             ValueError: before ``fit``, for non-finite features, or features that do
@@ -475,16 +486,17 @@ class DCTR:
     def _typetracer_weights(self, events: ak.Array) -> ak.Array:
         """What :meth:`weight` returns for a typetracer (dask-awkward's column optimization):
         the fields the weights read are touched, the result has the weights' type."""
-        names: list[str] | None = None  # None: the weights may read every field
-        if (
-            self._config.model == "mlp"
-            and not is_showers(events)
-            and self.feature_names
-            and isinstance(self._features, str)
-        ):
-            names = list(self.feature_names)
-        for part in [events] if names is None else [events[n] for n in names]:
-            ak.typetracer.touch_data(part)
+        spec = self._features
+        names: list[str] | None = None  # None: those of weight_inputs
+        if self._config.model == "mlp" and not (is_showers(events) or is_shower_branches(events)):
+            if isinstance(spec, str):
+                names = None if self.feature_names is None else list(self.feature_names)
+            elif not callable(spec):
+                names = [str(n) for n in spec]
+        if callable(spec):
+            ak.typetracer.touch_data(events)  # a callable may read any field
+        else:
+            touch_weight_inputs(events, names)
         return weight_meta()
 
     def training_weights(self) -> Any:

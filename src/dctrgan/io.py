@@ -35,8 +35,18 @@ plain uproot, read both trees and ``ak.zip`` them; in ROOT,
 :func:`write` is atomic: it writes a temporary file in the destination folder and
 renames it at the end, so an interrupted write never leaves a half file and never
 destroys an existing one. :func:`write_chunks` does the same for a stream of chunks
-(say, from :func:`iterate`), holding one chunk in memory at a time. The geometry of showers is not stored in the file: read
-showers of a non-default calorimeter with the same ``geometry=``.
+(say, from :func:`iterate`), holding one chunk in memory at a time. The geometry
+of showers is not stored in the file: read showers of a non-default calorimeter
+with the same ``geometry=``.
+
+Beyond one machine, ``read(..., dask=True)`` returns a dask-awkward array, read
+partition by partition with ``uproot.dask`` and converted to the same schema;
+:meth:`dctrgan.DCTR.weight` and :meth:`~dctrgan.DCTR.attach` on it stay lazy, and
+only the branches a computation needs are read. :func:`write` writes such an
+array to one file, or to one file per partition::
+
+    showers = dctrgan.read("showers_*.root:events", dask=True, step_size=100_000)
+    dctrgan.write("weighted-{i}.root", dctr.attach(showers))  # one file per partition
 """
 
 from __future__ import annotations
@@ -46,12 +56,13 @@ import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 import awkward as ak
 import numpy as np
 import uproot
 
+from dctrgan import _dask
 from dctrgan._branches import SCHEMA_FIELDS, from_branches
 from dctrgan._files import atomic
 from dctrgan._root import Files, Plan, chunks, friend_reader, make_plan, parse_size, steps
@@ -84,6 +95,38 @@ _HITS_TYPE = ak.types.from_datashape(
 # --------------------------------------------------------------------- reading
 
 
+@overload
+def read(
+    files: Files,
+    kind: Kind | None = ...,
+    *,
+    tree: str | None = ...,
+    branches: Mapping[str, str] | None = ...,
+    entry_start: int | None = ...,
+    entry_stop: int | None = ...,
+    friend: Files | None = ...,
+    geometry: Geometry | None = ...,
+    dask: Literal[False] = ...,
+    step_size: int | str = ...,
+) -> ak.Array: ...
+
+
+@overload
+def read(
+    files: Files,
+    kind: Kind | None = ...,
+    *,
+    tree: str | None = ...,
+    branches: Mapping[str, str] | None = ...,
+    entry_start: int | None = ...,
+    entry_stop: int | None = ...,
+    friend: Files | None = ...,
+    geometry: Geometry | None = ...,
+    dask: bool,
+    step_size: int | str = ...,
+) -> Any: ...
+
+
 def read(
     files: Files,
     kind: Kind | None = None,
@@ -94,7 +137,9 @@ def read(
     entry_stop: int | None = None,
     friend: Files | None = None,
     geometry: Geometry | None = None,
-) -> ak.Array:
+    dask: bool = False,
+    step_size: int | str = "100 MB",
+) -> Any:
     """Read events from ROOT files (or HDF5 files, by their ``.h5`` / ``.hdf5`` suffix).
 
     Args:
@@ -109,20 +154,40 @@ def read(
         friend: a file (or files) with a friend tree holding a ``weight`` branch, one
             entry per event of ``files``; its weight multiplies the events' own.
         geometry: calorimeter of the showers (default: ILD-like).
+        dask: return a lazy ``dask_awkward.Array`` (ROOT files only; needs
+            ``pip install "dctrgan[dask]"``), read with ``uproot.dask``.
+        step_size: with ``dask=True``, events per partition, or the uncompressed
+            size of one (``"100 MB"``); a partition never spans two files.
 
     Returns:
         Validated events in the package schema (plus a ``weight`` field if the tree
         has a ``weight`` branch, and any other branch with one number per event).
+        With ``dask=True`` a dask-awkward array of the same type and behavior: the
+        files are checked now, each partition is read and converted when computed,
+        and only the branches a computation needs are read (``incident_energy``
+        alone reads one branch; any hit field reads the hit branches).
 
     Raises:
         FileNotFoundError: for a missing file or a glob that matches nothing.
         OSError: for a file that is truncated, corrupt or not ROOT.
         ValueError: naming the file, tree and branch, for a missing tree or branch,
-            a wrong shape, non-finite values, or an empty entry range.
+            a wrong shape, non-finite values, or an empty entry range (with
+            ``dask=True``, bad values raise when their partition is computed).
 
     Example:
         >>> showers = dctrgan.read("showers.root:events")  # doctest: +SKIP
+        >>> lazy = dctrgan.read("showers_*.root:events", dask=True)  # doctest: +SKIP
+        >>> weights = dctr.weight(lazy).compute()  # doctest: +SKIP
     """
+    if dask:
+        parse_size(step_size)
+        with contextlib.ExitStack() as stack:
+            plan = make_plan(
+                files, kind, tree, branches, entry_start, entry_stop, geometry, keep=stack
+            )
+            if friend is not None:
+                friend_reader(friend, plan, stack)
+            return _dask.read(plan, step_size, friend, geometry)
     with contextlib.ExitStack() as stack:
         plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry, keep=stack)
         weights = None if friend is None else friend_reader(friend, plan, stack)
@@ -319,31 +384,47 @@ def _prepare(events: Any, what: str) -> tuple[ak.Array, Kind, dict[str, Any]]:
 
 def write(
     path: str | os.PathLike[str],
-    events: ak.Array,
+    events: Any,
     tree: str = "events",
     *,
     overwrite: bool = False,
     step_size: int | str = "100 MB",
-) -> Path:
+) -> Path | list[Path]:
     """Write events as a ROOT TTree, atomically (see :mod:`dctrgan.io` for the layout).
 
+    A dask-awkward array (say, from ``read(..., dask=True)``) is written in one of
+    two ways, chosen by ``path``:
+
+    - a path with ``{i}`` in it, such as ``"weighted-{i}.root"``: one file per
+      partition, ``{i}`` replaced by the partition number, written by the workers in
+      parallel, each file atomically; returns the list of files. Read them back as
+      one sample with ``read("weighted-*.root")`` (mind that the glob orders
+      ``-10`` before ``-2``) or with the list.
+    - any other path: one file, the partitions computed one after the other (in
+      order, by the current dask scheduler) and streamed into it as by
+      :func:`write_chunks`, so one partition is in memory at a time; nothing
+      appears at ``path`` unless every partition is written.
+
     Args:
-        path: the ROOT file to create.
+        path: the ROOT file to create, or a pattern with ``{i}`` for a dask array.
         events: showers or traces in the package schema (any integer / float dtypes;
             written as int32 / float32), with an optional ``weight`` and any other
-            fields holding one number per event.
+            fields holding one number per event; or a dask-awkward array of them.
         tree: name of the TTree.
         overwrite: replace an existing file (only once the new one is complete).
         step_size: events per basket, or the uncompressed size of one chunk (``"100 MB"``).
 
     Returns:
-        ``path``.
+        ``path``; for a pattern, the list of files written, in partition order.
 
     Raises:
-        FileExistsError: if ``path`` exists and ``overwrite`` is False.
-        TypeError: if ``events`` is not an awkward Array.
+        FileExistsError: if ``path`` (or one of the pattern's files) exists and
+            ``overwrite`` is False; checked before anything is computed.
+        TypeError: if ``events`` is not an awkward (or dask-awkward) Array.
         ValueError: naming the field that does not fit the schema or cannot be written.
     """
+    if _dask.is_dask(events):
+        return _dask.write(path, events, tree, overwrite, step_size)
     events, kind, types = _prepare(events, "events")
     n = len(events)
     step = steps(step_size, events.layout.nbytes / max(n, 1))
