@@ -14,6 +14,7 @@ from dctrgan import (
     io,
     nn,
     plot,
+    refiner,
     regression,
     report,
     simulate,
@@ -26,6 +27,7 @@ from dctrgan.data import Geometry, validate
 from dctrgan.dctr import DCTR
 from dctrgan.hist import Hist
 from dctrgan.io import iterate, read, write
+from dctrgan.refiner import Refiner
 from dctrgan.regression import Regressor, bias_resolution
 from dctrgan.wgan import WGAN
 
@@ -34,6 +36,7 @@ __all__ = (
     "WGAN",
     "Geometry",
     "Hist",
+    "Refiner",
     "Regressor",
     "__version__",
     "bias_resolution",
@@ -46,6 +49,7 @@ __all__ = (
     "nn",
     "plot",
     "read",
+    "refiner",
     "regression",
     "report",
     "simulate",
