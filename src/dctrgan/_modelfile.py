@@ -2,14 +2,19 @@
 
 Every model of dctrgan (DCTR, WGAN, Refiner, Regressor) saves a plain payload --
 state dicts, JSON text, a ``format`` tag and a format ``version`` -- and reads it
-back with ``weights_only=True``, so a file can never execute code.
+back with ``weights_only=True``, so a file can never execute code. Before that the
+file must be the zip archive ``torch.save`` writes, with the CRC-32 of every member
+intact: torch itself does not check them, and a damaged file would otherwise load
+as a model with silently wrong parameters.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 import warnings
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +43,29 @@ _LOAD_ERRORS = (
     TypeError,
     IndexError,
     KeyError,
+    OSError,  # the bytes are in memory: an OSError here is about their content
 )
+#: What zipfile raises for a damaged archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError)
+
+
+def _damage(data: bytes) -> str | None:
+    """Why ``data`` is not an intact zip archive, or None if it is one."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            bad = archive.testzip()  # reads every member and checks its CRC-32
+    except _ZIP_ERRORS as err:
+        return f"damaged archive: {str(err).splitlines()[0] if str(err) else type(err).__name__}"
+    return None if bad is None else f"checksum mismatch in {bad!r}"
 
 
 def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
     """The payload of a model file, read with ``torch.load(weights_only=True)``.
 
-    The safe loader accepts tensors and plain containers only: a file holding any
-    other Python object is refused before anything in it runs.
+    The file must be a zip archive, as ``torch.save`` writes, whose members all
+    match their CRC-32 (a truncated or damaged file is refused, not loaded with
+    wrong parameters). The safe loader accepts tensors and plain containers only:
+    a file holding any other Python object is refused before anything in it runs.
 
     Args:
         path: the model file.
@@ -55,18 +75,33 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: for a file that is not a dctrgan model of ``owner``'s kind, or one
-            written in a newer format version.
+        ValueError: for a file that is not a dctrgan model of ``owner``'s kind, a
+            truncated or damaged one, or one written in a newer format version.
     """
     if not path.is_file():
         msg = f"{owner}.load: no such file {str(path)!r}"
         raise FileNotFoundError(msg)
+    with path.open("rb") as file:  # an unreadable file raises its own OSError here
+        if not zipfile.is_zipfile(file):  # reads the end only: a big ROOT file is not loaded
+            msg = (
+                f"{owner}.load: {str(path)!r} is not a dctrgan model file (not the zip "
+                "archive torch.save writes: another format, or a truncated file)"
+            )
+            raise ValueError(msg)
+        file.seek(0)
+        data = file.read()
+    reason = _damage(data)
+    if reason is not None:
+        msg = (
+            f"{owner}.load: {str(path)!r} is not a dctrgan model file, or a damaged one ({reason})"
+        )
+        raise ValueError(msg)
     try:
         with warnings.catch_warnings():
             # torch warns about pickle protocols it did not write; such a file is
             # refused below anyway if it is not ours
             warnings.filterwarnings("ignore", message="Detected pickle protocol")
-            payload = torch.load(path, map_location="cpu", weights_only=True)
+            payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         msg = f"{owner}.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: {reason})"
