@@ -11,7 +11,19 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-BENCHMARKS = ("simulate", "io", "voxelize", "dctr_quality", "dctr_vs_hepml")
+BENCHMARKS = (
+    "simulate",
+    "io",
+    "voxelize",
+    "dctr_quality",
+    "dctr_vs_hepml",
+    "gan_toys",
+    "wgan_patterns",
+    "calo_gan",
+    "refiner_speed",
+    "refiner",
+    "streaming",
+)
 # A CPU build of torch must be in place before the package, or pip pulls a CUDA build.
 TORCH = "torch==2.13.0"
 
