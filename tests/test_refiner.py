@@ -84,14 +84,14 @@ def test_sparse_equals_dense(fitted: Refiner, samples: tuple[ak.Array, ak.Array]
     np.testing.assert_allclose(sparse, dense, rtol=1e-5, atol=1e-5)
     # the network itself, on scaled traces
     net = fitted.refiner
-    u = to_scaled(torch.from_numpy(signal[:10]), net.scale)
+    u = to_scaled(torch.from_numpy(signal[:10]), net.unit, net.scale)
     with torch.no_grad():
         torch.testing.assert_close(net(u), net(u, dense=True), rtol=1e-5, atol=1e-6)
 
 
 def test_untrained_refiner_is_close_to_identity(samples: tuple[ak.Array, ak.Array]) -> None:
     net = TraceRefiner(8, scale=3.0)
-    u = to_scaled(torch.from_numpy(_signal(samples[0])), net.scale)
+    u = to_scaled(torch.from_numpy(_signal(samples[0])), net.unit, net.scale)
     with torch.no_grad():
         out = net(u)
     assert (out >= 0).all()
@@ -108,7 +108,9 @@ def test_every_parameter_gets_a_gradient(samples: tuple[ak.Array, ak.Array]) -> 
     sim, data = (_signal(s)[:6] for s in samples)
     refiner = TraceRefiner(4, scale=3.0)
     critic = Critic((9, 9, 80), 4, scale=3.0, total_scale=0.15)
-    u_sim, u_data = (to_scaled(torch.from_numpy(x), refiner.scale) for x in (sim, data))
+    u_sim, u_data = (
+        to_scaled(torch.from_numpy(x), refiner.unit, refiner.scale) for x in (sim, data)
+    )
     refined = refiner(u_sim)
     (-critic(refined).mean()).backward()
     for name, p in refiner.named_parameters():
@@ -127,7 +129,7 @@ def test_critic_is_continuous_at_empty_stations(samples: tuple[ak.Array, ak.Arra
     # a step at u -> 0 would let the critic separate samples at zero gradient, out of
     # the reach of the gradient penalty
     critic = Critic((9, 9, 80), 4, scale=3.0, total_scale=0.15)
-    u = to_scaled(torch.from_numpy(_signal(samples[1])[:4]), critic.scale)
+    u = to_scaled(torch.from_numpy(_signal(samples[1])[:4]), critic.unit, critic.scale)
     with torch.no_grad():
         zero = critic(torch.zeros_like(u))
         tiny = critic(1e-6 * u)
@@ -195,7 +197,7 @@ def test_save_load_gives_identical_refinements(
     assert loaded.history == fitted.history
     signal = _signal(samples[0])
     np.testing.assert_array_equal(loaded.refine(signal), fitted.refine(signal))
-    x = to_scaled(torch.from_numpy(signal[:5]), loaded.critic.scale)
+    x = to_scaled(torch.from_numpy(signal[:5]), loaded.critic.unit, loaded.critic.scale)
     with torch.no_grad():
         torch.testing.assert_close(loaded.critic(x), fitted.critic(x), rtol=0, atol=0)
 
