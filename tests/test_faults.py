@@ -563,3 +563,25 @@ def test_an_interrupted_cli_training_writes_nothing(
     assert result.exit_code == 1
     assert "Aborted" in result.output
     assert names(tmp_path) == []
+
+
+def test_interrupted_kfold_fit_leaves_no_model_to_save(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    real, fake = rng.normal(0, 1, (400, 2)), rng.normal(0.3, 1, (400, 2))
+    dctr = DCTR(folds=3, epochs=2, progress=False)
+    calls = {"n": 0}
+    original = torch.optim.Adam.step
+
+    def interrupt_in_fold_two(self: torch.optim.Adam, *args: object, **kwargs: object) -> object:
+        calls["n"] += 1
+        if calls["n"] > 10:  # fold 1 (two epochs of 3 batches) done, fold 2 under way
+            raise KeyboardInterrupt
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.optim.Adam, "step", interrupt_in_fold_two)
+        with pytest.raises(KeyboardInterrupt):
+            dctr.fit(real, fake)
+    with pytest.raises(ValueError, match="call fit"):
+        dctr.save(tmp_path / "half.pt")
+    assert not list(tmp_path.iterdir())

@@ -295,31 +295,36 @@ class DCTR:
         sample = Sample(inputs, target, weight, is_real)
         self._models, self.temperatures, self.offsets = [], [], []
         self.history, self._seen = {}, []
-        for j in range(c.folds):
-            pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
-            train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
-            self._seen.append(np.union1d(train_index, val_index))
-            desc = f"DCTR {c.model}" + (f" fold {j + 1}/{c.folds}" if c.folds > 1 else "")
-            result = fit_fold(
-                self._build,
-                c,
-                sample,
-                train_index,
-                val_index,
-                rng,
-                seed=c.seed + j,
-                device=self.device,
-                progress=self.progress,
-                desc=desc,
-            )
-            self._models.append(result.model)
-            self.temperatures.append(result.temperature)
-            self.offsets.append(result.offset)
-            for key, values in result.history.items():
-                self.history.setdefault(key, []).extend(values)
-            if c.folds > 1:
-                n_epochs = len(result.history["train_loss"])
-                self.history.setdefault("fold", []).extend([float(j)] * n_epochs)
+        try:
+            for j in range(c.folds):
+                pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
+                train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
+                self._seen.append(np.union1d(train_index, val_index))
+                desc = f"DCTR {c.model}" + (f" fold {j + 1}/{c.folds}" if c.folds > 1 else "")
+                result = fit_fold(
+                    self._build,
+                    c,
+                    sample,
+                    train_index,
+                    val_index,
+                    rng,
+                    seed=c.seed + j,
+                    device=self.device,
+                    progress=self.progress,
+                    desc=desc,
+                )
+                self._models.append(result.model)
+                self.temperatures.append(result.temperature)
+                self.offsets.append(result.offset)
+                for key, values in result.history.items():
+                    self.history.setdefault(key, []).extend(values)
+                if c.folds > 1:
+                    n_epochs = len(result.history["train_loss"])
+                    self.history.setdefault("fold", []).extend([float(j)] * n_epochs)
+        except BaseException:  # interrupted or failed: no half-fitted model to save or use
+            self._models, self.temperatures, self.offsets = [], [], []
+            self.history, self._seen = {}, []
+            raise
         self._oof_log_weight, self.heldout_fold = None, None
         if c.folds > 1:
             self.heldout_fold = fold[n_real:]
