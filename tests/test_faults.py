@@ -173,7 +173,7 @@ def test_zero_events_weight_to_zero_weights(tmp_path: Path, showers: ak.Array, d
     source = io.write(tmp_path / "zero.root", showers[:0])
     events = io.read(source)
     assert len(events) == 0
-    assert list(io.iterate(source)) == []
+    assert [len(c) for c in io.iterate(source)] == [0]  # one typed empty chunk
     w = dctr.weight(events)
     assert len(w) == 0
     assert ak.to_numpy(w).dtype == np.float64
@@ -585,3 +585,19 @@ def test_interrupted_kfold_fit_leaves_no_model_to_save(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="call fit"):
         dctr.save(tmp_path / "half.pt")
     assert not list(tmp_path.iterdir())
+
+
+def test_weighting_a_zero_event_file_streams_a_typed_empty_output(tmp_path: Path) -> None:
+    from dctrgan.simulate import calorimeter
+
+    model = DCTR(epochs=1, progress=False).fit(
+        calorimeter(200, seed=1), calorimeter(200, variant="fast", seed=2)
+    )
+    zero = tmp_path / "zero.root"
+    io.write(zero, calorimeter(0, seed=3))
+    chunks = list(io.iterate(f"{zero}:events"))
+    assert [len(c) for c in chunks] == [0]
+    out = io.write_chunks(tmp_path / "out.root", (model.attach(c) for c in chunks))
+    again = io.read(f"{out}:events")
+    assert len(again) == 0
+    assert "weight" in ak.fields(again)

@@ -247,7 +247,7 @@ def iterate(
             (of uncompressed branch data). A chunk never spans two files.
 
     Yields:
-        Validated events, in file order.
+        Validated events, in file order; one empty chunk (typed) if the selection is empty.
     """
     plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry)
     parse_size(step_size)
@@ -262,7 +262,12 @@ def _iterate(
 ) -> Iterator[ak.Array]:
     with contextlib.ExitStack() as stack:
         weights = None if friend is None else friend_reader(friend, plan, stack)
-        yield from chunks(plan, step_size, geometry, weights, skip_empty=True)
+        empty = True
+        for chunk in chunks(plan, step_size, geometry, weights, skip_empty=True):
+            empty = False
+            yield chunk
+        if empty:  # one typed empty chunk, so that a writer downstream knows the branches
+            yield from chunks(plan, None, geometry, weights, skip_empty=False)
 
 
 # --------------------------------------------------------------------- writing
