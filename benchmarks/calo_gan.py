@@ -25,12 +25,12 @@
    samples of the test size. Target: the weighted GAN closer than the unweighted one
    (median over the 33 features, one-epoch reweighter).
 
-Sizes (full run, about ten minutes of CPU): 4,000 training showers and 600
-generator updates (3,000 critic updates of 16, twelve epochs), 10,000 showers per
-class for DCTR and for the test. ``--quick``: 1,000 training showers, 40 updates,
-2,000 per class; not checked against the target. Torch runs on one thread: on a
-busy 2-core machine a second intra-op thread makes the 3D convolutions several
-times slower.
+Sizes (full run, about ten minutes on one core, 12 measured on a busy shared 2-core
+machine): 4,000 training showers and 600 generator updates (3,000 critic updates of
+16, twelve epochs), 10,000 showers per class for DCTR and for the test. ``--quick``:
+1,000 training showers, 40 updates, 2,000 per class; not checked against the
+target. Torch runs on one thread: on a busy 2-core machine a second intra-op thread
+makes the 3D convolutions several times slower.
 
     python benchmarks/calo_gan.py [--quick] [--json PATH]
 """

@@ -25,6 +25,7 @@ from dctrgan.stats import effective_entries, separation_power
 
 QUICK = os.environ.get("DCTRGAN_TUTORIAL_QUICK") == "1"  # the test suite's small run
 N = 5_000 if QUICK else 100_000
+SEED = 20260101  # the seeds of benchmarks/gan_toys.py
 
 # Each toy with its generator's latent size (the paper's) and training length: the
 # generators stop while their points still cover every mode, since DCTR can only
@@ -37,18 +38,19 @@ TOYS = {
 
 for k, (name, (toy, latent, full_steps)) in enumerate(TOYS.items()):
     # 1. Train the GAN on points of the truth (a WGAN with the paper's toy networks).
+    seed = SEED + 10 * k
     steps = 300 if QUICK else full_steps
-    wgan = dctrgan.WGAN((toy.dim,), latent=latent, seed=k, progress=False)
-    wgan.fit(toy.sample(N, seed=10 * k + 1), steps=steps)
+    wgan = dctrgan.WGAN((toy.dim,), latent=latent, seed=seed, progress=False)
+    wgan.fit(toy.sample(N, seed=seed + 1), steps=steps)
 
     # 2. DCTR: a classifier of fresh truth points (label 1) against GAN points (0);
     #    the paper's reweighters have three hidden layers.
     hidden = (20, 20, 20) if toy.dim == 1 else (64, 128, 256)
-    dctr = dctrgan.DCTR(hidden=hidden, epochs=5 if QUICK else 100, progress=False, seed=k)
-    dctr.fit(toy.sample(N, seed=10 * k + 2), wgan.sample(N, seed=10 * k + 3))
+    dctr = dctrgan.DCTR(hidden=hidden, epochs=5 if QUICK else 100, progress=False, seed=seed + 4)
+    dctr.fit(toy.sample(N, seed=seed + 2), wgan.sample(N, seed=seed + 3))
 
     # 3. Weight GAN points the classifier never saw.
-    x = wgan.sample(2 * N, seed=10 * k + 4)
+    x = wgan.sample(2 * N, seed=seed + 5)
     w = dctr.weight(x)
 
     # 4. Each mode's share of the points (assigned to the nearest mode): 1/K for the truth.
@@ -72,7 +74,7 @@ for k, (name, (toy, latent, full_steps)) in enumerate(TOYS.items()):
     p_truth = toy.pdf(grid.reshape(-1, toy.dim)).reshape(grid.shape[:-1])
     h_gan, _ = np.histogramdd(x, bins=[edges] * toy.dim)
     h_dctr, _ = np.histogramdd(x, bins=[edges] * toy.dim, weights=w)
-    h_truth, _ = np.histogramdd(toy.sample(2 * N, seed=10 * k + 5), bins=[edges] * toy.dim)
+    h_truth, _ = np.histogramdd(toy.sample(2 * N, seed=seed + 6), bins=[edges] * toy.dim)
     print(
         f"  S2 against the pdf: GAN {separation_power(h_gan, p_truth):.4f}, "
         f"DCTRGAN {separation_power(h_dctr, p_truth):.4f}, "

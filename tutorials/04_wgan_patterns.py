@@ -29,7 +29,7 @@ N, STEPS, N_GEN = (1_000, 10, 1_000) if QUICK else (10_000, 600, 5_000)
 #    flat in 1-100 EeV. The WGAN reads their footprints and energies itself.
 data = dctrgan.simulate.airshower(N, "data", seed=1)
 footprints = pattern(data)  # (N, 9, 9) VEM
-print(f"{N} data events, mean total signal {footprints.sum(axis=(1, 2)).mean():.3g} VEM")
+print(f"{N} data events, median total signal {np.median(footprints.sum(axis=(1, 2))):.3g} VEM")
 
 # 2. The energy-conditioned WGAN: the paper's networks (at the CPU width), latent 80,
 #    8 critic and constrainer updates per generator update.
