@@ -26,10 +26,11 @@ showers (same seed: the matched events of Fig. 5).
 4. How small the refinement is: ``sum |s' - s| / sum s`` over the refined test traces
    (and the median of that ratio over the stations with signal), beside the same
    figure for the matched data and sim traces of the test showers (how far apart
-   simulation and data are on this measure), and the separation power ``S^2`` of the station rise time (10-50 %) and early
-   fraction (16 bins), per station with signal, of the test sim and refined test sim
-   against the test data, beside the floor (test data against the data training
-   sample). 40 equal-width bins between the 0.5 and 99.5 percentiles of the data.
+   simulation and data are on this measure). The separation power ``S^2`` of the
+   station rise time (10-50 %) and early fraction (16 bins), per station with signal,
+   of the test sim and refined test sim against the test data, beside the floor (test
+   data against the data training sample); 40 equal-width bins between the 0.5 and
+   99.5 percentiles of the data.
 
 ``--plots DIR`` writes ``fig5_traces.png`` (the matched test event nearest 69 EeV:
 data, sim and refined traces of the station with the largest signal and its
@@ -37,7 +38,8 @@ strongest neighbour), ``fig7_losses.png`` (critic loss, Wasserstein estimate,
 penalty and refiner loss per refiner update) and ``fig6_energy.png``
 (reconstructed against true energy of the three regressors on the test data).
 ``--cache DIR`` keeps the trained models there and reuses them (the file names
-hold the sizes and seeds). Stage timings go to stderr; torch runs on one thread.
+hold the sizes and settings). ``--width``, ``--critic-width``, ``--n-critic`` and
+``--lr`` change the refiner's settings (``--width 64`` is the paper's size). Stage timings go to stderr; torch runs on one thread.
 
     python benchmarks/refiner.py [--quick] [--json PATH] [--plots DIR] [--cache DIR]
 """
@@ -68,7 +70,7 @@ S2_BINS = 40
 FIG5_ENERGY = 69.0  # EeV, the event of Erdmann et al. Fig. 5
 SIZES = {  # events per training sample, test events, refiner updates
     "full": (20_000, 5000, 700),
-    "quick": (4000, 2000, 150),
+    "quick": (4000, 2000, 300),
 }
 
 

@@ -25,6 +25,6 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     namespace: dict[str, object] = {"__name__": "__main__"}
     for number, code in enumerate(blocks, start=1):
         try:
-            exec(compile(code, f"{page.name}, example {number}", "exec"), namespace)
-        except Exception as err:
+            exec(compile(code, f"{page.name}, example {number}", "exec"), namespace)  # noqa: S102
+        except Exception as err:  # noqa: BLE001, PERF203 -- name the failing example
             pytest.fail(f"{page.name}, example {number}: {type(err).__name__}: {err}")

@@ -1,9 +1,9 @@
 """The networks of :class:`dctrgan.Refiner`: the residual refiner of Erdmann et al. Table 3 and
 its AixNet-like critic, both working on ``log1p``-scaled traces.
 
-**Scaled traces.** A station trace ``s`` (VEM per bin) enters as ``u = log1p(s) / t``,
-with ``t`` the root mean square of ``log1p(s)`` over the bins of stations with signal
-(a buffer of :class:`TraceRefiner`, set from training data). Near the shower core a
+**Scaled traces.** A station trace ``s`` (VEM per bin) enters as
+``u = log1p(s / s0) / t`` (:func:`to_scaled`), with ``s0`` and ``t`` buffers of both
+networks set from training data (see :mod:`dctrgan.refiner`). Near the shower core a
 station holds up to 1e7 VEM, far from it a few VEM: in ``u`` both are of order one,
 and the difference between simulation and data -- a factor of order one in the
 signal, a shift of the time profile -- is a small additive correction.
@@ -112,8 +112,9 @@ class TraceRefiner(nn.Module):
     """The refiner on whole events: ``(B, n_x, n_y, n_t)`` scaled traces to refined ones.
 
     Stations without signal stay zero; see the module docstring for the layers and
-    ``dense``. The buffer ``scale`` is ``t`` of ``u = log1p(s) / t`` (see
-    :func:`to_scaled` and :func:`from_scaled`), saved with the weights.
+    ``dense``. The buffers ``unit`` and ``scale`` are ``s0`` and ``t`` of
+    ``u = log1p(s / s0) / t`` (see :func:`to_scaled` and :func:`from_scaled`), saved with
+    the weights.
 
     Args:
         width: feature maps of the residual blocks.
@@ -164,7 +165,7 @@ class Critic(nn.Module):
     Per station: the trace features of the regressor's
     :class:`~dctrgan._regression_nets.TraceEncoder` (run on the stations with signal
     only) *minus its features of an empty trace*, and ``log1p`` of the station's total
-    signal (``log1p(sum expm1(t u))``, scaled). Then three 3 x 3 convolutions over the
+    signal in VEM (``log1p(s0 sum expm1(t u))``, scaled). Then three 3 x 3 convolutions over the
     grid (``2 width`` maps, LeakyReLU 0.2), a dense layer of ``4 width`` and the score.
 
     Unlike the regressor's AixNet it has no flag for stations with signal and no
@@ -178,7 +179,8 @@ class Critic(nn.Module):
         width: channels of the trace encoder; the grid convolutions have ``2 width``.
         unit: ``s0`` in VEM.
         scale: ``t``.
-        total_scale: factor on ``log1p`` of the total signal per station (in VEM).
+        total_scale: factor on ``log1p`` of the total signal per station (in VEM): one over
+            its standard deviation over the stations with signal.
 
     Shape:
         ``(B, n_x, n_y, n_t)`` to ``(B,)`` scores.

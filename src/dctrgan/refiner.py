@@ -16,19 +16,31 @@ Train an energy regressor on ``refined`` instead of ``sim`` and it reconstructs
 data better (paper Fig. 6, ``benchmarks/refiner.py``).
 
 Scale. Station signals span decades (a few VEM far from the shower core, up to 1e7
-near it), so both networks work on ``u = log1p(s) / t`` (``t``: the root mean square
-of ``log1p(s)`` over the bins of stations with signal, saved with the model), where
-the refiner's output is its input plus a learned correction, followed by a ReLU:
-refined signals are ``expm1(t u') >= 0``. An untrained refiner is close to the
-identity. Stations without signal (untriggered) stay exactly zero and are never
-pushed through the network (sparse station batching, ~10 times faster than running
-all 81 stations of an event). See :mod:`dctrgan._refiner_nets` for the layers.
+near it), so both networks work on ``u = log1p(s / s0) / t`` -- ``s0`` the median of
+the non-zero bins (about 5 VEM, a few times the baseline noise), ``t`` the root mean
+square of ``log1p(s / s0)`` over the bins of stations with signal; both are set from
+the training samples and saved with the model. There a factor of order one in the
+signal or a shifted time profile is a small additive correction: the refiner's output
+is its input plus a learned correction, followed by a ReLU, so refined signals are
+``s0 expm1(t u') >= 0`` and an untrained refiner is close to the identity. Stations
+without signal (untriggered) stay exactly zero and are never pushed through the
+network (sparse station batching, ~10 times faster than running all 81 stations of
+an event). See :mod:`dctrgan._refiner_nets` for the layers.
+
+Averaging. The refiner and critic of a WGAN circle around each other, and a weakly
+constrained direction -- here the overall signal scale, which the critic sees much
+less than the noise and time structure -- drifts by tens of percent over a hundred
+updates. :meth:`Refiner.refine` therefore uses an exponential moving average of the
+refiner's parameters over about the last 100 updates (``average=0.99``; Yazici et
+al.), not the last ones.
 
 References:
     M. Erdmann, L. Geiger, J. Glombitza, D. Schmidt, "Generating and refining particle
     detector simulations using the Wasserstein distance in adversarial networks",
     Comput. Softw. Big Sci. 2 (2018) 4, secs. 2.4, 5, Table 3, Figs. 5-7.
     I. Gulrajani et al., "Improved Training of Wasserstein GANs", arXiv:1704.00028.
+    Y. Yazici et al., "The Unusual Effectiveness of Averaging in GAN Training",
+    ICLR 2019, arXiv:1806.04498.
 """
 
 from __future__ import annotations
@@ -45,6 +57,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import torch
+from torch import nn
 
 from dctrgan._modelfile import read_model, write_model
 from dctrgan._refiner_nets import Critic, TraceRefiner, from_scaled, to_scaled
@@ -53,6 +66,7 @@ from dctrgan._wgan_train import frozen
 from dctrgan.training import (
     Loader,
     Step,
+    averaged,
     gradient_penalty,
     resolve_device,
     seeded,
@@ -75,7 +89,6 @@ _SCALING_EVENTS = 2000
 #: Widths of the refiner and critic on CPU and on CUDA (the paper's 64 maps on a GPU).
 _WIDTH = {"cpu": 16, "cuda": 64}
 _CRITIC_WIDTH = {"cpu": 16, "cuda": 32}
-_UNIT: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,6 +105,7 @@ class Config:
     betas: tuple[float, float]
     batch_size: int
     steps: int
+    average: float | None
     seed: int
 
     def __post_init__(self) -> None:
@@ -107,6 +121,7 @@ class Config:
             ("betas", betas_ok, "two numbers in [0, 1)"),
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("steps", self.steps >= 1, ">= 1"),
+            ("average", self.average is None or 0 < self.average < 1, "None or in (0, 1)"),
         )
         for name, ok, expected in checks:
             if not ok:
@@ -128,7 +143,8 @@ def _traces(events: Any, what: str, name: str) -> np.ndarray:
 
 def _scalings(signals: list[np.ndarray], rng: np.random.Generator) -> tuple[float, float, float]:
     """``s0``, the median positive bin, ``t``, the rms of ``log1p(s / s0)`` over the bins of
-    stations with signal, and one over the rms of ``log1p`` of their totals (VEM), from up
+    stations with signal, and one over the standard deviation of ``log1p`` of their totals
+    (VEM; the critic's feature of the signal size, which sets the energy), from up
     to ``_SCALING_EVENTS`` events of each sample."""
     bins, totals = [], []
     for signal in signals:
@@ -141,9 +157,9 @@ def _scalings(signals: list[np.ndarray], rng: np.random.Generator) -> tuple[floa
     if len(v) == 0:
         msg = "Refiner.fit: no station has signal in sim or data"
         raise ValueError(msg)
-    unit = float(np.median(b[b > 0])) if _UNIT is None else _UNIT
+    unit = float(np.median(b[b > 0]))
     t = max(math.sqrt(float(np.mean(np.log1p(b / unit) ** 2))), 1e-6)
-    return unit, t, 1.0 / max(math.sqrt(float(np.mean(v**2))), 1e-6)
+    return unit, t, 1.0 / max(float(np.std(v)), 1e-6)
 
 
 class _Pairs:
@@ -164,8 +180,10 @@ class Refiner:
     refiner update, gradient penalty ``lambda = 5``, Adam with ``lr = 1e-4`` and
     ``betas = (0.5, 0.999)``, batches of 100 events. The paper trains 10 000 refiner
     updates on a GPU; the default here is 2000. On CPU the width defaults to 16
-    maps (the paper's 64 cost ~4 s per update on one core, 16 maps ~1.3 s, most of
-    it in the critic's gradient penalty).
+    maps (the paper's 64 cost ~4 s per update on one core, 16 maps ~1 s, most of it
+    in the critic's gradient penalty). Beyond the paper (see the module docstring):
+    the refiner's output is a correction added to its input, in ``log1p`` space, and
+    :meth:`refine` uses the refiner's parameters averaged over the last updates.
 
     Args:
         width: feature maps of the refiner (default 64 on CUDA, 16 on CPU).
@@ -178,6 +196,10 @@ class Refiner:
         betas: Adam betas.
         batch_size: events per critic (and refiner) update (default for :meth:`fit`).
         steps: refiner updates (default for :meth:`fit`).
+        average: the refiner that :meth:`refine` uses is an exponential moving average
+            of the trained one's parameters with this decay per update (see
+            :func:`dctrgan.training.averaged`; 0.99: about the last 100 updates);
+            ``None``: the last parameters.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ...
         seed: seed of initialization, shuffling and penalty interpolates; on CPU the
             same seed gives bit-identical networks.
@@ -210,6 +232,7 @@ class Refiner:
         betas: tuple[float, float] = (0.5, 0.999),
         batch_size: int = 100,
         steps: int = 2000,
+        average: float | None = 0.99,
         device: str | torch.device = "auto",
         seed: int = 0,
         progress: bool = True,
@@ -227,6 +250,7 @@ class Refiner:
             betas=(float(betas[0]), float(betas[1])),
             batch_size=int(batch_size),
             steps=int(steps),
+            average=None if average is None else float(average),
             seed=int(seed),
         )
         self.progress = progress
@@ -332,14 +356,19 @@ class Refiner:
             critic = Critic((n_x, n_y, n_t), c.critic_width, unit, scale, total_scale)
             critic.to(self.device)
             batches = _Pairs(loader(s, generator), loader(d, generator))
+            step = _step(refiner, critic, c)
+            kept: nn.Module = refiner
+            if c.average is not None:
+                step, kept = averaged(step, refiner, c.average)
             self.history = train_steps(
-                _step(refiner, critic, c),
+                step,
                 batches,
                 steps=c.steps,
                 progress=self.progress,
                 desc="Refiner",
             )
-        self._refiner, self._critic = refiner.eval(), critic.eval()
+        assert isinstance(kept, TraceRefiner)
+        self._refiner, self._critic = kept.eval(), critic.eval()
         self._shape = (n_x, n_y, n_t)
         log.info(
             "Refiner: %d steps, last critic loss %.4g, Wasserstein estimate %.4g",
@@ -478,13 +507,12 @@ def _step(refiner: TraceRefiner, critic: Critic, c: Config) -> Step:
             critic.train()
         sums = {"critic_loss": 0.0, "wasserstein": 0.0, "gradient_penalty": 0.0}
         zero = torch.zeros((), device=sim.device)
-        fake = sim[: c.batch_size]
+        simulated = sim[: c.batch_size]
         for k in range(c.n_critic):
             part = slice(k * c.batch_size, (k + 1) * c.batch_size)
-            fake = sim[part]
-            real = data[part]
+            simulated, real = sim[part], data[part]
             with torch.no_grad():
-                refined = refiner(fake)
+                refined = refiner(simulated)
             distance = critic(real).mean() - critic(refined).mean()
             penalty = c.gp * gradient_penalty(critic, real, refined) if c.gp > 0 else zero
             loss = penalty - distance
@@ -496,7 +524,7 @@ def _step(refiner: TraceRefiner, critic: Critic, c: Config) -> Step:
             ):
                 sums[name] += float(value.detach()) / c.n_critic
         with frozen(critic):
-            refiner_loss = -critic(refiner(fake)).mean()
+            refiner_loss = -critic(refiner(simulated)).mean()
             update(refiner_optimizer, refiner_loss)
         sums["refiner_loss"] = float(refiner_loss.detach())
         return sums
