@@ -11,19 +11,6 @@ nox.options.sessions = ["lint", "tests"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-BENCHMARKS = (
-    "simulate",
-    "io",
-    "voxelize",
-    "dctr_quality",
-    "dctr_vs_hepml",
-    "gan_toys",
-    "wgan_patterns",
-    "calo_gan",
-    "refiner_speed",
-    "refiner",
-    "streaming",
-)
 # A CPU build of torch must be in place before the package, or pip pulls a CUDA build.
 TORCH = "torch==2.13.0"
 
@@ -60,12 +47,8 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Run every benchmark (``--quick`` unless ``-- --full``) and print one summary table."""
+    """Every benchmark (``--quick`` unless ``-- --full``) and one summary table (benchmarks/suite.py)."""
     _install(session, "all", groups=("bench",))
-    full = "--full" in session.posargs
-    out = ROOT / "bench-results"
-    out.mkdir(exist_ok=True)
-    for name in BENCHMARKS:
-        args = ["python", f"benchmarks/{name}.py", "--json", str(out / f"{name}.json")]
-        session.run(*args, *([] if full else ["--quick"]))
-    session.run("python", "benchmarks/summary.py", str(out), str(out / "summary.json"))
+    session.run(
+        "python", "benchmarks/suite.py", "--out", str(ROOT / "bench-results"), *session.posargs
+    )

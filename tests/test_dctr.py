@@ -11,6 +11,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
+from dctrgan._dctr_fit import neff_fraction
 from dctrgan.data import Geometry
 from dctrgan.dctr import DCTR
 from dctrgan.features import HIGH_LEVEL_NAMES, high_level
@@ -329,6 +330,24 @@ def test_clip_is_applied_and_counted(
     assert d["clipped_fraction"] == pytest.approx(n_over / 2000)
     assert 0 < d["clipped_fraction"] < 1
     assert d["max_weight"] == pytest.approx(1.2)
+
+
+def test_fit_warns_when_few_events_carry_the_weight() -> None:
+    # real N(4, 1) vs fake N(0, 1): w = exp(4x - 8), n_eff/N = exp(-16) for exact weights
+    rng = np.random.default_rng(17)
+    real, fake = rng.normal(4.0, 1.0, (2000, 1)), rng.normal(0.0, 1.0, (2000, 1))
+    with pytest.warns(RuntimeWarning, match=r"n_eff/N = .*a few events carry the weight"):
+        DCTR(**fast(epochs=5)).fit(real, fake)
+    # the same code path without the warning when the samples overlap (n_eff/N ~ 0.78)
+    near = rng.normal(0.5, 1.0, (2000, 1))
+    DCTR(**fast(epochs=5)).fit(near, fake)  # warnings are errors in the test suite
+
+
+def test_neff_fraction_is_scale_free_and_clipped() -> None:
+    log_w = np.array([0.0, 0.0, 2000.0, 2000.0])
+    assert neff_fraction(log_w, np.ones(4), None) == pytest.approx(0.5)
+    assert neff_fraction(log_w, np.ones(4), 1.0) == pytest.approx(1.0)
+    assert neff_fraction(np.log([1.0, 3.0]), np.array([3.0, 1.0]), None) == pytest.approx(1.0)
 
 
 def test_weights_never_overflow() -> None:

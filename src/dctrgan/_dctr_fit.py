@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -36,7 +37,7 @@ from dctrgan.training import (
     train,
 )
 
-__all__ = ("Fold", "Sample", "build_classifier", "fit_fold", "predict_logits")
+__all__ = ("Fold", "Sample", "build_classifier", "fit_fold", "neff_fraction", "predict_logits")
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ class Fold:
     temperature: float
     offset: float
     history: dict[str, list[float]]
+    #: n_eff / N of the (clipped) weights of the fake validation events, when computed.
+    neff_fraction: float | None = None
 
 
 def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> nn.Module:
@@ -94,6 +97,7 @@ def fit_fold(
     *,
     seed: int,
     device: torch.device,
+    mixed_precision: bool = False,
     progress: bool,
     desc: str,
 ) -> Fold:
@@ -133,7 +137,7 @@ def fit_fold(
         val_loader = Loader(
             batch, index=val_index, batch_size=PREDICT_BATCH[c.model], device=device
         )
-        step = classifier_step(model, optimizer)
+        step = classifier_step(model, optimizer, mixed_precision=mixed_precision)
         target = model  # what is validated, kept and calibrated
         if c.ema:
             step, target = averaged(step, model, c.ema)
@@ -160,19 +164,37 @@ def fit_fold(
         )
     if target is not model:
         model.load_state_dict(target.state_dict())
-    temperature, offset = 1.0, 0.0
+    temperature, offset, neff = 1.0, 0.0, None
     if len(val_index) and (c.calibrate == "temperature" or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)
         z = logit.numpy().astype(np.float64)
+        fake = ~sample.is_real[val_index]
         if c.calibrate == "temperature":
             labels = sample.target[torch.from_numpy(val_index)].numpy()
             temperature = fit_temperature(z, labels, scaled[val_index])
         if c.normalize:
-            fake = ~sample.is_real[val_index]
             offset = fit_offset(z[fake], temperature, sample.weight[val_index][fake])
-        log.info("%s: temperature %.4g, log-weight offset %.4g", desc, temperature, offset)
+        neff = neff_fraction(z[fake] / temperature + offset, sample.weight[val_index][fake], c.clip)
+        log.info(
+            "%s: temperature %.4g, log-weight offset %.4g, validation n_eff/N %.3g",
+            desc,
+            temperature,
+            offset,
+            neff,
+        )
     model.eval()
-    return Fold(model, temperature, offset, history)
+    return Fold(model, temperature, offset, history, neff)
+
+
+def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> float:
+    """``n_eff / N`` of the weights ``weight * exp(log_w)`` (clipped at ``clip``), which
+    is unchanged by a common factor: computed without overflow for any ``log_w``."""
+    if len(log_w) == 0:
+        return 1.0
+    if clip is not None:
+        log_w = np.minimum(log_w, math.log(clip))
+    w = weight * np.exp(log_w - log_w.max())
+    return float(w.sum() ** 2 / (w**2).sum() / len(w))
 
 
 def _fit_scaling(

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dctrgan._wgan_config import Config
-from dctrgan.training import Step, gradient_penalty
+from dctrgan.training import Step, autocast, gradient_penalty
 
 __all__ = ("Networks", "adversarial_step", "frozen")
 
@@ -84,7 +84,12 @@ def _chunks(batch: tuple[torch.Tensor, ...], size: int, n: int) -> Iterator[tupl
 
 
 def adversarial_step(
-    nets: Networks, c: Config, label_std: torch.Tensor | None, device: torch.device
+    nets: Networks,
+    c: Config,
+    label_std: torch.Tensor | None,
+    device: torch.device,
+    *,
+    mixed_precision: bool = False,
 ) -> Step:
     """The step of :func:`dctrgan.training.train_steps` for a WGAN.
 
@@ -102,11 +107,16 @@ def adversarial_step(
         ``gradient_penalty`` (``C2``, scaled by ``gp``; if ``gp > 0``) and
         ``constrainer_loss`` (``C4``), and the generator's ``generator_loss`` (all
         terms) and ``constrainer_penalty`` (``C3``, scaled by ``kappa``).
+        With ``mixed_precision`` the forward passes and losses (the penalty's
+        gradient too) run under :func:`~dctrgan.training.autocast`.
     """
     g, critic, constrainer = nets.generator, nets.critic, nets.constrainer
     wasserstein = c.loss == "wasserstein"
     conditional = c.condition_dim > 0
     squared = label_std**2 if label_std is not None else None
+
+    def amp() -> torch.autocast:
+        return autocast(device, mixed_precision)
 
     def label_error(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """``mean_events sum_labels (y - a)^2`` in label units."""
@@ -125,40 +135,45 @@ def adversarial_step(
             y = part[1] if conditional else None
             seen = (y,) if c.critic_condition and y is not None else ()
             z = torch.randn(len(x), c.latent, device=device)
-            with torch.no_grad():
-                fake = g(z, y)
-            real_score, fake_score = critic(x, *seen), critic(fake, *seen)
-            if wasserstein:
-                distance = real_score.mean() - fake_score.mean()
-                loss = -distance
-                record("wasserstein", distance)
-            else:
-                loss = F.binary_cross_entropy_with_logits(
-                    real_score, torch.ones_like(real_score)
-                ) + F.binary_cross_entropy_with_logits(fake_score, torch.zeros_like(fake_score))
-            if c.gp > 0:
-                penalty = c.gp * gradient_penalty(critic, x, fake, *seen)
-                loss = loss + penalty
-                record("gradient_penalty", penalty)
+            with amp():
+                with torch.no_grad():
+                    fake = g(z, y).float()
+                real_score = critic(x, *seen).float()
+                fake_score = critic(fake, *seen).float()
+                if wasserstein:
+                    distance = real_score.mean() - fake_score.mean()
+                    loss = -distance
+                    record("wasserstein", distance)
+                else:
+                    loss = F.binary_cross_entropy_with_logits(
+                        real_score, torch.ones_like(real_score)
+                    ) + F.binary_cross_entropy_with_logits(fake_score, torch.zeros_like(fake_score))
+                if c.gp > 0:
+                    penalty = c.gp * gradient_penalty(critic, x, fake, *seen).float()
+                    loss = loss + penalty
+                    record("gradient_penalty", penalty)
             nets.update("critic", loss)
             record("critic_loss", loss)
             if constrainer is not None and y is not None:
-                pred = constrainer(x)
-                nets.update("constrainer", F.mse_loss(pred, y))
+                with amp():
+                    pred = constrainer(x).float()
+                    constrainer_loss = F.mse_loss(pred, y)
+                nets.update("constrainer", constrainer_loss)
                 record("constrainer_loss", label_error(pred.detach(), y))
         z = torch.randn(c.batch_size, c.latent, device=device)
         seen = (y,) if c.critic_condition and y is not None else ()
         with frozen(critic, constrainer):
-            fake = g(z, y)
-            score = critic(fake, *seen)
-            if wasserstein:
-                loss = -score.mean()
-            else:
-                loss = F.binary_cross_entropy_with_logits(score, torch.ones_like(score))
-            if constrainer is not None and y is not None:
-                penalty = c.kappa * label_error(constrainer(fake), y)
-                loss = loss + penalty
-                sums["constrainer_penalty"] = float(penalty.detach())
+            with amp():
+                fake = g(z, y).float()
+                score = critic(fake, *seen).float()
+                if wasserstein:
+                    loss = -score.mean()
+                else:
+                    loss = F.binary_cross_entropy_with_logits(score, torch.ones_like(score))
+                if constrainer is not None and y is not None:
+                    penalty = c.kappa * label_error(constrainer(fake).float(), y)
+                    loss = loss + penalty
+                    sums["constrainer_penalty"] = float(penalty.detach())
             nets.update("generator", loss)
         sums["generator_loss"] = float(loss.detach())
         return sums

@@ -63,7 +63,7 @@ from dctrgan._dctr_split import fold_labels, split
 from dctrgan._modelfile import read_model, write_model
 from dctrgan.data import Geometry
 from dctrgan.stats import effective_entries
-from dctrgan.training import resolve_device
+from dctrgan.training import resolve_device, resolve_mixed_precision
 
 __all__ = ("DCTR",)
 
@@ -71,6 +71,9 @@ log = logging.getLogger(__name__)
 
 #: Largest log-weight whose exp is a finite float64 (with a margin).
 _MAX_LOG_WEIGHT = math.log(np.finfo(np.float64).max) - 1.0
+#: fit warns when the weights of the fake validation events keep less than this
+#: fraction of them as effective entries: a few events carry all the weight.
+NEFF_WARNING = 0.05
 
 
 class DCTR:
@@ -122,6 +125,10 @@ class DCTR:
             separation power after weighting (``benchmarks/dctr_vs_hepml.py``).
             ``"auto"``: 0.999 for ``"mlp"``, ``None`` for the low-level models
             (which train for a few hundred steps per epoch).
+        mixed_precision: train in bfloat16 mixed precision
+            (:func:`dctrgan.training.autocast`); ``"auto"``: for ``"cnn3d"`` on a
+            CUDA device with bfloat16, off on a CPU. Weights are always computed in
+            float32.
 
     Attributes:
         history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
@@ -160,6 +167,7 @@ class DCTR:
         balance: Literal["auto", "weights", "tile"] = "auto",
         normalize: bool = True,
         ema: float | Literal["auto"] | None = "auto",
+        mixed_precision: bool | Literal["auto"] = "auto",
     ) -> None:
         if model not in MODELS:
             msg = f"model must be one of {MODELS}, got {model!r}"
@@ -168,6 +176,9 @@ class DCTR:
             msg = f"features={features!r}: the low-level model {model!r} reads the hits; features= applies to model='mlp'"
             raise ValueError(msg)
         self.device = resolve_device(device)
+        self.mixed_precision = resolve_mixed_precision(
+            mixed_precision, self.device, pays=model == "cnn3d"
+        )
         defaults = DEFAULTS[model]
         if width is None:
             width = 128 if model == "cnn3d" and self.device.type == "cuda" else defaults.width
@@ -310,10 +321,21 @@ class DCTR:
                     rng,
                     seed=c.seed + j,
                     device=self.device,
+                    mixed_precision=self.mixed_precision,
                     progress=self.progress,
                     desc=desc,
                 )
                 self._models.append(result.model)
+                if result.neff_fraction is not None and result.neff_fraction < NEFF_WARNING:
+                    warnings.warn(
+                        f"{desc}: the weights of the fake validation events have n_eff/N = "
+                        f"{result.neff_fraction:.2g}: a few events carry the weight, so the "
+                        "classifier separates the samples almost completely. Weighted "
+                        "distributions will be noisy; consider clip=, fewer epochs, a "
+                        "smaller model or a generator closer to the real events",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                 self.temperatures.append(result.temperature)
                 self.offsets.append(result.offset)
                 for key, values in result.history.items():

@@ -52,7 +52,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
@@ -66,9 +66,11 @@ from dctrgan._wgan_train import frozen
 from dctrgan.training import (
     Loader,
     Step,
+    autocast,
     averaged,
     gradient_penalty,
     resolve_device,
+    resolve_mixed_precision,
     seeded,
     threads,
     train_steps,
@@ -204,6 +206,9 @@ class Refiner:
         seed: seed of initialization, shuffling and penalty interpolates; on CPU the
             same seed gives bit-identical networks.
         progress: show a progress bar while training.
+        mixed_precision: train in bfloat16 mixed precision
+            (:func:`dctrgan.training.autocast`); ``"auto"``: on a CUDA device with
+            bfloat16, off on a CPU. :meth:`refine` runs in float32.
 
     Attributes:
         history: per refiner update (paper Fig. 7): ``critic_loss`` (``-C1 + C2``),
@@ -236,8 +241,10 @@ class Refiner:
         device: str | torch.device = "auto",
         seed: int = 0,
         progress: bool = True,
+        mixed_precision: bool | Literal["auto"] = "auto",
     ) -> None:
         self.device = resolve_device(device)
+        self.mixed_precision = resolve_mixed_precision(mixed_precision, self.device, pays=True)
         kind = "cuda" if self.device.type == "cuda" else "cpu"
         self._config = Config(
             width=int(width if width is not None else _WIDTH[kind]),
@@ -356,7 +363,7 @@ class Refiner:
             critic = Critic((n_x, n_y, n_t), c.critic_width, unit, scale, total_scale)
             critic.to(self.device)
             batches = _Pairs(loader(s, generator), loader(d, generator))
-            step = _step(refiner, critic, c)
+            step = _step(refiner, critic, c, self.device, self.mixed_precision)
             kept: nn.Module = refiner
             if c.average is not None:
                 step, kept = averaged(step, refiner, c.average)
@@ -486,14 +493,21 @@ def _batch(signal: np.ndarray, index: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(signal[index], dtype=np.float32))
 
 
-def _step(refiner: TraceRefiner, critic: Critic, c: Config) -> Step:
+def _step(
+    refiner: TraceRefiner, critic: Critic, c: Config, device: torch.device, mixed_precision: bool
+) -> Step:
     """One step of :func:`dctrgan.training.train_steps`: ``n_critic`` critic updates on
     ``-C1 + C2`` (eqs. 3-5), then one refiner update on ``-E[f(r(sim))]``.
 
-    A batch is ``(sim, data)``, each ``n_critic * batch_size`` scaled traces.
+    A batch is ``(sim, data)``, each ``n_critic * batch_size`` scaled traces. With
+    ``mixed_precision`` the forward passes and losses run under
+    :func:`~dctrgan.training.autocast`.
     """
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=c.lr, betas=c.betas)
     refiner_optimizer = torch.optim.Adam(refiner.parameters(), lr=c.lr, betas=c.betas)
+
+    def amp() -> torch.autocast:
+        return autocast(device, mixed_precision)
 
     def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -511,11 +525,14 @@ def _step(refiner: TraceRefiner, critic: Critic, c: Config) -> Step:
         for k in range(c.n_critic):
             part = slice(k * c.batch_size, (k + 1) * c.batch_size)
             simulated, real = sim[part], data[part]
-            with torch.no_grad():
-                refined = refiner(simulated)
-            distance = critic(real).mean() - critic(refined).mean()
-            penalty = c.gp * gradient_penalty(critic, real, refined) if c.gp > 0 else zero
-            loss = penalty - distance
+            with amp():
+                with torch.no_grad():
+                    refined = refiner(simulated).float()
+                distance = critic(real).float().mean() - critic(refined).float().mean()
+                penalty = (
+                    c.gp * gradient_penalty(critic, real, refined).float() if c.gp > 0 else zero
+                )
+                loss = penalty - distance
             update(critic_optimizer, loss)
             for name, value in (
                 ("critic_loss", loss),
@@ -524,7 +541,8 @@ def _step(refiner: TraceRefiner, critic: Critic, c: Config) -> Step:
             ):
                 sums[name] += float(value.detach()) / c.n_critic
         with frozen(critic):
-            refiner_loss = -critic(refiner(simulated)).mean()
+            with amp():
+                refiner_loss = -critic(refiner(simulated).float()).float().mean()
             update(refiner_optimizer, refiner_loss)
         sums["refiner_loss"] = float(refiner_loss.detach())
         return sums

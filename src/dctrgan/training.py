@@ -39,12 +39,14 @@ from tqdm.auto import tqdm
 
 __all__ = (
     "Loader",
+    "autocast",
     "averaged",
     "classifier_step",
     "evaluate_classifier",
     "gradient_penalty",
     "predict",
     "resolve_device",
+    "resolve_mixed_precision",
     "seeded",
     "threads",
     "to_device",
@@ -88,6 +90,43 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
         msg = f"device: {device!r} asks for CUDA, but torch finds no GPU (use 'auto' or 'cpu')"
         raise ValueError(msg)
     return resolved
+
+
+def resolve_mixed_precision(setting: bool | str, device: torch.device, *, pays: bool) -> bool:
+    """Whether a model trains with bfloat16 mixed precision (:func:`autocast`).
+
+    Args:
+        setting: ``"auto"``: on for models where it ``pays`` (the convolutional ones)
+            on a CUDA device with bfloat16 support, off otherwise -- on a CPU it
+            costs time; ``True`` / ``False``: always on / off (``True`` on a CPU is
+            for testing the code path).
+        device: the training device.
+        pays: whether the model is large enough to gain from it.
+
+    Raises:
+        TypeError: for another ``setting``.
+        ValueError: for ``True`` on a CUDA device without bfloat16 support.
+    """
+    if setting == "auto":
+        return pays and device.type == "cuda" and torch.cuda.is_bf16_supported()
+    if not isinstance(setting, bool):
+        msg = f"mixed_precision: expected 'auto', True or False, got {setting!r}"
+        raise TypeError(msg)
+    if setting and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        msg = f"mixed_precision: {device} does not support bfloat16; use False"
+        raise ValueError(msg)
+    return setting
+
+
+def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+    """The mixed-precision context of a forward pass and its loss: matrix products and
+    convolutions in bfloat16, reductions and losses in float32 (``torch.autocast``).
+
+    bfloat16 has float32's exponent range, so no loss scaling is needed. Wrap the
+    forward passes and losses of a training step, not the backward pass; weights and
+    predictions stay float32.
+    """
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
 @contextlib.contextmanager
@@ -343,13 +382,16 @@ def _call(model: nn.Module, inputs: Any) -> torch.Tensor:
     return out
 
 
-def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Step:
+def classifier_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, *, mixed_precision: bool = False
+) -> Step:
     """The step of a binary classifier trained with weighted binary cross entropy.
 
     Batches are ``(inputs, target, weight)``: ``inputs`` a tensor or a tuple of the
     model's arguments, ``target`` ``(B,)`` in {0, 1}, ``weight`` ``(B,)``. The loss
     is ``mean(weight * BCE(logit, target))``: with weights normalized to mean 1
     over the training set, each batch is an unbiased estimate of the weighted loss.
+    With ``mixed_precision`` the forward pass runs under :func:`autocast`.
 
     Returns:
         ``step(batch) -> {"train_loss": float}``.
@@ -359,8 +401,10 @@ def classifier_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> Step:
         inputs, target, weight = batch
         if not model.training:  # Module.train() walks every submodule: not on each step
             model.train()
-        logit = _call(model, inputs)
-        loss = (F.binary_cross_entropy_with_logits(logit, target, reduction="none") * weight).mean()
+        with autocast(target.device, mixed_precision):
+            logit = _call(model, inputs).float()
+            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+            loss = (loss * weight).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()

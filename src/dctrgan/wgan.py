@@ -50,7 +50,15 @@ from dctrgan._wgan_nets import build_networks, family_of
 from dctrgan._wgan_train import Networks, adversarial_step
 from dctrgan.data import DEFAULT_GEOMETRY, Geometry
 from dctrgan.features import from_voxels
-from dctrgan.training import Loader, predict, resolve_device, seeded, threads, train_steps
+from dctrgan.training import (
+    Loader,
+    predict,
+    resolve_device,
+    resolve_mixed_precision,
+    seeded,
+    threads,
+    train_steps,
+)
 
 __all__ = ("WGAN",)
 
@@ -137,6 +145,9 @@ class WGAN:
         decay: Keras-style learning-rate decay ``lr / (1 + decay * updates)``.
         batch_size: events per critic update (default for :meth:`fit`).
         steps: generator updates (default for :meth:`fit`).
+        mixed_precision: train in bfloat16 mixed precision
+            (:func:`dctrgan.training.autocast`); ``"auto"``: for volumes (3D) on a
+            CUDA device with bfloat16, off on a CPU. Samples are float32.
 
     Attributes:
         history: per generator update: ``critic_loss`` (``-C1 + C2``, mean over the
@@ -173,11 +184,15 @@ class WGAN:
         decay: float | None = None,
         batch_size: int | None = None,
         steps: int | None = None,
+        mixed_precision: bool | Literal["auto"] = "auto",
     ) -> None:
         shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         family = family_of(shape)
         d = DEFAULTS[family]
         self.device = resolve_device(device)
+        self.mixed_precision = resolve_mixed_precision(
+            mixed_precision, self.device, pays=family == "volumes"
+        )
         vanilla = loss == "bce"
         if latent is None:
             latent = 8 if family == "points" and shape[0] > 1 else d.latent
@@ -338,7 +353,9 @@ class WGAN:
                 device=self.device,
                 drop_last=True,
             )
-            step = adversarial_step(nets, c, label_std, self.device)
+            step = adversarial_step(
+                nets, c, label_std, self.device, mixed_precision=self.mixed_precision
+            )
             self.history = train_steps(
                 step, loader, steps=c.steps, progress=self.progress, desc="WGAN"
             )
