@@ -33,8 +33,9 @@ the small generator squeezes the circle's modes into thin streaks and leaves hol
 between them: the bound falls from about 0.3 at 1000 steps to 0.1-0.17 at 2000 and
 below 0.12 at 3000 (five seeds). The grid's bound stays below about 0.18 at every
 length from 500 to 10,000 steps (also with lambda 1 or 10, batch 512, n_critic 10,
-and the vanilla GAN): the 2 x 15 generator lays its points along the square's edges
-and spreads the rest between the modes, so no reweighting of it reaches
+the vanilla GAN, and 2 x 64 or 2 x 128 generators): the 2 x 15 generator lays its
+points along the square's edges and spreads the rest between the modes, so no
+reweighting of it reaches
 ``n_eff / N = 0.3`` -- the grid misses that target by construction of the GAN, not
 of the reweighting (DCTR's ``n_eff`` sits at the bound).
 
