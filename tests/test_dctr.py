@@ -522,7 +522,7 @@ def test_error_before_fit() -> None:
         lambda: dctr.save("never.pt"),
         dctr.training_weights,
     ):
-        with pytest.raises(ValueError, match=r"call fit\(\)"):
+        with pytest.raises(RuntimeError, match=r"not fitted; call fit\(\)"):
             call()
 
 

@@ -366,8 +366,8 @@ class DCTR:
 
     def _check_fitted(self, method: str) -> None:
         if not self._models:
-            msg = f"DCTR.{method}: call fit() (or DCTR.load()) first"
-            raise ValueError(msg)
+            msg = f"DCTR.{method}: the model is not fitted; call fit() or DCTR.load() first"
+            raise RuntimeError(msg)
 
     def _predict(
         self, model: nn.Module, inputs: Callable[[np.ndarray], Any], index: np.ndarray, desc: str
@@ -495,8 +495,9 @@ class DCTR:
             features' fields, or a shower's ``incident_energy`` and ``hits``).
 
         Raises:
-            ValueError: before ``fit``, for non-finite features, or features that do
-                not match the fitted ones (names, count, geometry).
+            RuntimeError: before ``fit``.
+            ValueError: for non-finite features, or features that do not match the
+                fitted ones (names, count, geometry).
         """
         self._check_fitted("weight")
         if is_dask(events):
@@ -536,8 +537,9 @@ class DCTR:
             ``(N_fake,)`` float64 weights, in the container ``fake`` came in.
 
         Raises:
-            ValueError: before ``fit``, with ``folds=1`` (use :meth:`weight`), or for a
-                loaded model (the out-of-fold weights are not saved).
+            RuntimeError: before ``fit``.
+            ValueError: with ``folds=1`` (use :meth:`weight`), or for a loaded model
+                (the out-of-fold weights are not saved).
         """
         self._check_fitted("training_weights")
         if self._oof_log_weight is None:
