@@ -34,6 +34,7 @@ BENCHMARKS = (
     "calo_gan",
     "refiner_speed",
     "refiner",
+    "throughput",
     "streaming",
 )
 
