@@ -115,7 +115,7 @@ def adversarial_step(
     conditional = c.condition_dim > 0
     squared = label_std**2 if label_std is not None else None
 
-    def amp() -> torch.autocast:
+    def amp() -> contextlib.AbstractContextManager[Any]:
         return autocast(device, mixed_precision)
 
     def label_error(pred: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

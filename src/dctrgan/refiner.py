@@ -45,6 +45,7 @@ References:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -506,7 +507,7 @@ def _step(
     critic_optimizer = torch.optim.Adam(critic.parameters(), lr=c.lr, betas=c.betas)
     refiner_optimizer = torch.optim.Adam(refiner.parameters(), lr=c.lr, betas=c.betas)
 
-    def amp() -> torch.autocast:
+    def amp() -> contextlib.AbstractContextManager[Any]:
         return autocast(device, mixed_precision)
 
     def update(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:

@@ -118,7 +118,7 @@ def resolve_mixed_precision(setting: bool | str, device: torch.device, *, pays: 
     return setting
 
 
-def autocast(device: torch.device, enabled: bool) -> torch.autocast:
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager[Any]:
     """The mixed-precision context of a forward pass and its loss: matrix products and
     convolutions in bfloat16, reductions and losses in float32 (``torch.autocast``).
 
@@ -126,7 +126,9 @@ def autocast(device: torch.device, enabled: bool) -> torch.autocast:
     forward passes and losses of a training step, not the backward pass; weights and
     predictions stay float32.
     """
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
+    if not enabled:  # a no-op on every device type, whatever autocast supports there
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 @contextlib.contextmanager
