@@ -39,7 +39,8 @@ penalty and refiner loss per refiner update) and ``fig6_energy.png``
 (reconstructed against true energy of the three regressors on the test data).
 ``--cache DIR`` keeps the trained models there and reuses them (the file names
 hold the sizes and settings). ``--width``, ``--critic-width``, ``--n-critic`` and
-``--lr`` change the refiner's settings (``--width 64`` is the paper's size). Stage timings go to stderr; torch runs on one thread.
+``--lr`` change the refiner's settings (``--width 64`` is the paper's size). Stage
+timings go to stderr; torch runs on one thread.
 
     python benchmarks/refiner.py [--quick] [--json PATH] [--plots DIR] [--cache DIR]
 """

@@ -97,9 +97,9 @@ def resolve_mixed_precision(setting: bool | str, device: torch.device, *, pays: 
 
     Args:
         setting: ``"auto"``: on for models where it ``pays`` (the convolutional ones)
-            on a CUDA device with bfloat16 support, off otherwise -- on a CPU it
-            costs time; ``True`` / ``False``: always on / off (``True`` on a CPU is
-            for testing the code path).
+            on a CUDA device with bfloat16 support, off otherwise (on a CPU the gain
+            depends on the processor's bfloat16 instructions, AVX512-BF16 or AMX);
+            ``True`` / ``False``: always on / off.
         device: the training device.
         pays: whether the model is large enough to gain from it.
 
