@@ -8,7 +8,10 @@ showers (same seed: the matched events of Fig. 5).
 
 1. A :class:`dctrgan.Refiner` is trained on the sim and data training traces (no
    labels) for ``--steps`` refiner updates, with the paper's n_critic, lambda, Adam
-   settings and batch size and the CPU width (16 maps).
+   betas and batch size, the CPU width (16 maps) and a learning rate of 3e-4: the
+   paper's 1e-4 is for its 10 000 updates, and in 700 (300 quick) it leaves the
+   refinement short (full run: gap recovered 0.58 in bias and 0.80 in resolution
+   against 0.86 and 0.87 at 3e-4; quick 0.07 and 0.43 against 0.62 and 0.75).
 2. Three :class:`dctrgan.Regressor` (defaults) are trained on (a) the data, (b) the
    sim and (c) the refined sim training samples, and all three reconstruct the
    held-out data (Fig. 6).
@@ -88,7 +91,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, default=None, help="refiner width (CPU default 16)")
     parser.add_argument("--critic-width", type=int, default=None, help="critic width")
     parser.add_argument("--n-critic", type=int, default=10, help="critic updates per step")
-    parser.add_argument("--lr", type=float, default=1e-4, help="Adam learning rate")
+    parser.add_argument("--lr", type=float, default=3e-4, help="Adam learning rate (3e-4)")
     return parser.parse_args(argv)
 
 
