@@ -18,8 +18,9 @@ batches by 16 so that a CPU gets through) after one warm-up update, once with
 speed-up of mixed precision over float32. The GPU figures are the point of the
 script; on a CPU ``"auto"`` leaves mixed precision off, and the speed-up there depends
 on the processor's bfloat16 instructions (AVX512-BF16, AMX): on a 2-core AMD EPYC with
-AVX512-BF16 the paper's cnn3d trains 1.9x faster with ``mixed_precision=True`` (batch
-32), the refiner 1.1x, the 3D WGAN 0.9x.
+AVX512-BF16 (``--steps 3``, full batches) the paper's cnn3d trains 1.9x faster with
+``mixed_precision=True``, the 3D WGAN 1.8x, the refiner 1.6x; at the quick batches
+(2-8 events) the gain is smaller or a loss.
 
     python benchmarks/throughput.py [--quick] [--json PATH] [--steps N]
 """
