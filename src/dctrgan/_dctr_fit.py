@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -37,7 +38,16 @@ from dctrgan.training import (
     train,
 )
 
-__all__ = ("Fold", "Sample", "build_classifier", "fit_fold", "neff_fraction", "predict_logits")
+__all__ = (
+    "MAX_LOG_WEIGHT",
+    "Fold",
+    "Sample",
+    "build_classifier",
+    "fit_fold",
+    "neff_fraction",
+    "predict_logits",
+    "weights_from_log",
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +55,8 @@ log = logging.getLogger(__name__)
 PREDICT_BATCH = {"mlp": 1 << 15, "deepsets": 256, "cnn3d": 64}
 #: Training events used to set the input scaling of the low-level models.
 SCALING_EVENTS = 20_000
+#: Largest log-weight whose exp is a finite float64 (with a margin).
+MAX_LOG_WEIGHT = math.log(np.finfo(np.float64).max) - 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,6 +196,40 @@ def fit_fold(
         )
     model.eval()
     return Fold(model, temperature, offset, history, neff)
+
+
+def weights_from_log(log_w: np.ndarray, clip: float | None) -> tuple[np.ndarray, int]:
+    """Weights ``exp(log_w)`` clipped at ``clip``, and how many were clipped.
+
+    ``exp(logit / T)``, not ``h / (1 - h)``: in float32 the sigmoid rounds to exactly 1
+    once the logit passes ~17 (a division by zero) and to 0 below ~-88 (0/0), while
+    ``exp`` of a float64 log-weight is exact and finite up to ~709. Beyond that a
+    weight is set to the largest finite one, with a warning.
+    """
+    clipped = 0
+    if clip is not None:
+        over = log_w > math.log(clip)
+        clipped = int(over.sum())
+        log_w = np.where(over, math.log(clip), log_w)
+        if clipped:
+            log.info(
+                "DCTR: clipped %d of %d weights (%.3g%%) at %g",
+                clipped,
+                len(log_w),
+                100 * clipped / len(log_w),
+                clip,
+            )
+    huge = log_w > MAX_LOG_WEIGHT
+    if huge.any():
+        warnings.warn(
+            f"DCTR: {int(huge.sum())} weight(s) would overflow float64 (first at event "
+            f"{int(np.flatnonzero(huge)[0])}); set to {math.exp(MAX_LOG_WEIGHT):.3g}: "
+            "the samples barely overlap there, consider clip=",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        log_w = np.minimum(log_w, MAX_LOG_WEIGHT)
+    return np.exp(log_w), clipped
 
 
 def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> float:

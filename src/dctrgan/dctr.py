@@ -21,7 +21,6 @@ References:
 from __future__ import annotations
 
 import logging
-import math
 import os
 import warnings
 from collections.abc import Callable
@@ -40,7 +39,13 @@ from dctrgan._dctr_config import (
     MODELS,
     Config,
 )
-from dctrgan._dctr_fit import Sample, build_classifier, fit_fold, predict_logits
+from dctrgan._dctr_fit import (
+    Sample,
+    build_classifier,
+    fit_fold,
+    predict_logits,
+    weights_from_log,
+)
 from dctrgan._dctr_inputs import (
     Container,
     FeatureSpec,
@@ -69,8 +74,6 @@ __all__ = ("DCTR",)
 
 log = logging.getLogger(__name__)
 
-#: Largest log-weight whose exp is a finite float64 (with a margin).
-_MAX_LOG_WEIGHT = math.log(np.finfo(np.float64).max) - 1.0
 #: fit warns when the weights of the fake validation events keep less than this
 #: fraction of them as effective entries: a few events carry all the weight.
 NEFF_WARNING = 0.05
@@ -445,37 +448,6 @@ class DCTR:
             raise ValueError(msg)
         return log_w
 
-    def _weights(self, log_w: np.ndarray) -> tuple[np.ndarray, int]:
-        """Weights ``exp(log_w)``, clipped; and how many were clipped."""
-        # exp(logit / T), not h / (1 - h): in float32 the sigmoid rounds to exactly 1
-        # once the logit passes ~17 (a division by zero) and to 0 below ~-88 (0/0),
-        # while exp of a float64 log-weight is exact and finite up to ~709.
-        clipped = 0
-        clip = self._config.clip
-        if clip is not None:
-            over = log_w > math.log(clip)
-            clipped = int(over.sum())
-            log_w = np.where(over, math.log(clip), log_w)
-            if clipped:
-                log.info(
-                    "DCTR: clipped %d of %d weights (%.3g%%) at %g",
-                    clipped,
-                    len(log_w),
-                    100 * clipped / len(log_w),
-                    clip,
-                )
-        huge = log_w > _MAX_LOG_WEIGHT
-        if huge.any():
-            warnings.warn(
-                f"DCTR: {int(huge.sum())} weight(s) would overflow float64 (first at event "
-                f"{int(np.flatnonzero(huge)[0])}); set to {math.exp(_MAX_LOG_WEIGHT):.3g}: "
-                "the samples barely overlap there, consider clip=",
-                RuntimeWarning,
-                stacklevel=3,
-            )
-            log_w = np.minimum(log_w, _MAX_LOG_WEIGHT)
-        return np.exp(log_w), clipped
-
     def weight(self, events: Any) -> Any:
         """Per-event weights ``w = exp(logit / T) ~ p_real / p_fake`` of ``events``.
 
@@ -508,7 +480,7 @@ class DCTR:
             )
         if ak.backend(events) == "typetracer" if isinstance(events, ak.Array) else False:
             return self._typetracer_weights(events)
-        w, _ = self._weights(self.log_weight(events))
+        w, _ = weights_from_log(self.log_weight(events), self._config.clip)
         return as_container(w, container_of(events), events)
 
     def _typetracer_weights(self, events: ak.Array) -> ak.Array:
@@ -548,7 +520,7 @@ class DCTR:
                 "(they are not saved); with folds=1 use weight(fake)"
             )
             raise ValueError(msg)
-        w, _ = self._weights(self._oof_log_weight)
+        w, _ = weights_from_log(self._oof_log_weight, self._config.clip)
         return as_container(w, self._fake_kind)
 
     def attach(self, events: Any, field: str = "weight") -> Any:
@@ -595,7 +567,7 @@ class DCTR:
         log_r, log_f = self.log_weight(real), self.log_weight(fake)
         wr = sample_weight(real, real_weight, len(log_r), "real_weight")
         wf = sample_weight(fake, fake_weight, len(log_f), "fake_weight")
-        w, clipped = self._weights(log_f)
+        w, clipped = weights_from_log(log_f, self._config.clip)
         total = wf * w
         c = self._config
         closure = DCTR(
