@@ -27,6 +27,7 @@ from dctrgan.nn import (
     fit_hit_scaling,
     fit_standardize,
 )
+from dctrgan.stats import effective_entries
 from dctrgan.training import (
     Loader,
     averaged,
@@ -239,8 +240,7 @@ def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> 
         return 1.0
     if clip is not None:
         log_w = np.minimum(log_w, math.log(clip))
-    w = weight * np.exp(log_w - log_w.max())
-    return float(w.sum() ** 2 / (w**2).sum() / len(w))
+    return effective_entries(weight * np.exp(log_w - log_w.max())) / len(log_w)
 
 
 def _fit_scaling(

@@ -22,7 +22,12 @@ import torch
 
 from dctrgan._files import atomic
 
-__all__ = ("read_model", "write_model")
+__all__ = ("cpu_state", "read_model", "write_model")
+
+
+def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The state dict of ``module``, detached and on the CPU, as saved in model files."""
+    return {k: v.detach().cpu() for k, v in module.state_dict().items()}
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

@@ -65,7 +65,7 @@ from dctrgan._dctr_inputs import (
     weighted_auc,
 )
 from dctrgan._dctr_split import fold_labels, split
-from dctrgan._modelfile import read_model, write_model
+from dctrgan._modelfile import cpu_state, read_model, write_model
 from dctrgan.data import Geometry
 from dctrgan.stats import effective_entries
 from dctrgan.training import resolve_device, resolve_mixed_precision
@@ -623,9 +623,7 @@ class DCTR:
                     "history": self.history,
                 }
             ),
-            "state": [
-                {k: v.detach().cpu() for k, v in m.state_dict().items()} for m in self._models
-            ],
+            "state": [cpu_state(m) for m in self._models],
         }
         write_model(Path(path), payload)
 

@@ -60,7 +60,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dctrgan._modelfile import read_model, write_model
+from dctrgan._modelfile import cpu_state, read_model, write_model
 from dctrgan._refiner_nets import Critic, TraceRefiner, from_scaled, to_scaled
 from dctrgan._traces import signal_array
 from dctrgan._wgan_train import frozen
@@ -441,8 +441,8 @@ class Refiner:
             "config": json.dumps(dataclasses.asdict(self._config), sort_keys=True),
             "fitted": json.dumps({"shape": list(self._shape or ()), "history": self.history}),
             "state": {
-                "refiner": {k: v.detach().cpu() for k, v in refiner.state_dict().items()},
-                "critic": {k: v.detach().cpu() for k, v in critic.state_dict().items()},
+                "refiner": cpu_state(refiner),
+                "critic": cpu_state(critic),
             },
         }
         write_model(Path(path), payload)

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dctrgan._modelfile import read_model, write_model
+from dctrgan._modelfile import cpu_state, read_model, write_model
 from dctrgan._regression_nets import AixNet
 from dctrgan._traces import signal_array
 from dctrgan.training import Loader, predict, resolve_device, seeded, threads, train
@@ -435,7 +435,7 @@ class Regressor:
             "version": FORMAT_VERSION,
             "config": json.dumps(dataclasses.asdict(self._config), sort_keys=True),
             "fitted": json.dumps({"shape": list(model.shape), "history": self.history}),
-            "state": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+            "state": cpu_state(model),
         }
         write_model(Path(path), payload)
 

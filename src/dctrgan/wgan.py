@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dctrgan._modelfile import read_model, write_model
+from dctrgan._modelfile import cpu_state, read_model, write_model
 from dctrgan._wgan_config import (
     DEFAULTS,
     FORMAT,
@@ -538,10 +538,7 @@ class WGAN:
             "version": FORMAT_VERSION,
             "config": self._config.to_json(),
             "fitted": dumps(fitted),
-            "state": {
-                name: {k: v.detach().cpu() for k, v in m.state_dict().items()}
-                for name, m in nets.modules().items()
-            },
+            "state": {name: cpu_state(m) for name, m in nets.modules().items()},
             "labels": self._labels,
             "energies": self._energies,
         }
