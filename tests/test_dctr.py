@@ -11,7 +11,7 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dctrgan._dctr_fit import neff_fraction
+from dctrgan.dctr._fit import neff_fraction
 from dctrgan.data import Geometry
 from dctrgan.dctr import DCTR
 from dctrgan.features import HIGH_LEVEL_NAMES, high_level
@@ -581,7 +581,7 @@ def test_log_weight_fold_out_of_range(fitted: DCTR) -> None:
 
 
 def test_tiling_and_class_balance() -> None:
-    from dctrgan._dctr_split import balance, tile
+    from dctrgan.dctr._split import balance, tile
 
     is_real = np.arange(13) < 3  # 3 real events, 10 fake
     rng = np.random.default_rng(18)

@@ -158,7 +158,7 @@ def test_missing_plot_extra_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
         msg = 'plotting needs matplotlib and mplhep: pip install "dctrgan[plot]"'
         raise ModuleNotFoundError(msg)
 
-    monkeypatch.setattr(dctrgan.plot, "_require", missing)
+    monkeypatch.setattr(dctrgan.plot, "require", missing)
     result = _run(tmp_path / "out")
     assert result.exit_code == 1
     assert 'pip install "dctrgan[plot]"' in result.output

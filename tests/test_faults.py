@@ -31,7 +31,8 @@ import torch
 import uproot
 from click.testing import CliRunner, Result
 
-from dctrgan import _files, _modelfile, io
+from dctrgan import io, modelfile
+from dctrgan.io import files
 from dctrgan.cli import main
 from dctrgan.dctr import DCTR
 from dctrgan.refiner import Refiner
@@ -268,7 +269,7 @@ def test_damaged_model_files_are_refused_or_unchanged(
     fitted(cls, traces).save(path)
     raw = path.read_bytes()
     tag = f"dctrgan.{cls.__name__}"
-    original = _modelfile.read_model(path, cls.__name__, tag, 1)
+    original = modelfile.read_model(path, cls.__name__, tag, 1)
     damaged = tmp_path / "damaged.pt"
     for cut in (1, 30, len(raw) // 3, len(raw) // 2, len(raw) - 100, len(raw) - 1):
         damaged.write_bytes(raw[:cut])
@@ -284,7 +285,7 @@ def test_damaged_model_files_are_refused_or_unchanged(
         except ValueError as err:
             refusals.append(str(err))
         else:
-            payload = _modelfile.read_model(damaged, cls.__name__, tag, 1)
+            payload = modelfile.read_model(damaged, cls.__name__, tag, 1)
             assert same(payload, original), f"byte {position}: loaded with other contents"
     assert all("damaged.pt' is not a dctrgan model file" in r for r in refusals), refusals
     # measured: 47 (WGAN: a 9 kB file, more of it archive metadata) to 59 of 60 refused
@@ -482,13 +483,13 @@ def test_a_file_created_while_writing_is_never_replaced(
     """The race of two creating writers, made deterministic: the other writer's file
     appears just before this one would be moved into place."""
     path = tmp_path / "new.root"
-    real = _files.file_mode
+    real = files.file_mode
 
     def other_writer_finishes(target: Path) -> int:
         path.write_bytes(b"the other writer's file")
         return real(target)
 
-    monkeypatch.setattr(_files, "file_mode", other_writer_finishes)
+    monkeypatch.setattr(files, "file_mode", other_writer_finishes)
     with pytest.raises(FileExistsError, match=r"new\.root: was created while writing"):
         io.write(path, showers)
     assert path.read_bytes() == b"the other writer's file"

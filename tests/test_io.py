@@ -16,6 +16,7 @@ import uproot
 
 import dctrgan
 from dctrgan import io
+from dctrgan.io import writing
 from dctrgan.data import SIGNAL_SHAPE, Geometry, make_showers, make_traces
 
 GEOMETRY = Geometry()
@@ -741,7 +742,7 @@ def test_failing_write_leaves_destination(
     error: type[BaseException],
 ) -> None:
     before = shower_file.read_bytes()
-    real = io._branch_data
+    real = writing._branch_data
     calls: list[int] = []
 
     def fail_midway(chunk: ak.Array, types: Any) -> dict[str, Any]:
@@ -751,7 +752,7 @@ def test_failing_write_leaves_destination(
             raise error(msg)
         return real(chunk, types)
 
-    monkeypatch.setattr(io, "_branch_data", fail_midway)
+    monkeypatch.setattr(writing, "_branch_data", fail_midway)
     with pytest.raises(error, match="disk on fire"):
         io.write(shower_file, showers[::-1], overwrite=True, step_size=50)
     assert calls == [50, 50, 50]

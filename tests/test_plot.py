@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dctrgan import plot, report
-from dctrgan._plot_base import power_of_ten
+from dctrgan.plot._style import power_of_ten
 
 
 def _samples(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -306,7 +306,7 @@ def test_density_1d_and_2d(rng: np.random.Generator) -> None:
 def test_patterns_hexagonal_cells_at_the_station_positions() -> None:
     from matplotlib.collections import PolyCollection
 
-    from dctrgan import _plot_airshower
+    from dctrgan.plot import airshower as _plot_airshower
     from dctrgan.simulate import airshower, station_positions
 
     np.testing.assert_allclose(_plot_airshower._positions((9, 9), 1500.0), station_positions())

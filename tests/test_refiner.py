@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dctrgan._refiner_nets import Critic, TraceRefiner, to_scaled
+from dctrgan.nn.traces import Critic, TraceRefiner, to_scaled
 from dctrgan.refiner import Refiner
 from dctrgan.simulate import airshower, calorimeter
 from dctrgan.training import gradient_penalty

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dctrgan._regression_nets import AixNet
+from dctrgan.nn.traces import AixNet
 from dctrgan.regression import Regressor, bias_resolution
 from dctrgan.simulate import airshower
 

@@ -12,8 +12,8 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from torch import nn
 
-from dctrgan._wgan_inputs import Scaling
-from dctrgan._wgan_nets import build_networks
+from dctrgan.wgan._inputs import Scaling
+from dctrgan.nn.gan import build_networks
 from dctrgan.data import Geometry
 from dctrgan.features import pattern, voxelize
 from dctrgan.simulate import airshower, bimodal_1d, calorimeter

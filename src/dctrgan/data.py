@@ -25,15 +25,19 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import awkward as ak
 import numpy as np
 import vector
 
+if TYPE_CHECKING:
+    import torch
+
 __all__ = (
     "DEFAULT_GEOMETRY",
     "KINDS",
+    "Events",
     "SIGNAL_SHAPE",
     "Geometry",
     "Kind",
@@ -41,12 +45,18 @@ __all__ = (
     "coerce",
     "detect_kind",
     "geometry_of",
+    "is_dask",
     "make_showers",
     "make_traces",
     "validate",
 )
 
 Kind = Literal["showers", "traces"]
+#: Events as the estimators take them: awkward records (showers, traces, generic
+#: events) or a plain ``(N, d)`` numpy array or torch tensor; a dask-awkward array of
+#: records is accepted too where a docstring says so. Results come back in the same
+#: container (awkward in, awkward out).
+Events: TypeAlias = "ak.Array | np.ndarray | torch.Tensor"
 KINDS: tuple[str, ...] = ("showers", "traces")
 
 #: Shape of the air-shower ``signal`` field: 9x9 stations, 80 time bins of 25 ns.
@@ -313,6 +323,11 @@ def make_traces(
     if weight is not None:
         fields["weight"] = np.asarray(weight, dtype=np.float32)
     return ak.Array(ak.zip(fields, depth_limit=1), behavior=behavior)
+
+
+def is_dask(events: Any) -> bool:
+    """True for a dask-awkward array (without importing dask)."""
+    return type(events).__module__.split(".")[0] == "dask_awkward"
 
 
 def detect_kind(events: ak.Array) -> Kind:

@@ -230,7 +230,7 @@ def demo(
         raise ValueError(msg)
     out = Path(output).resolve()
     _check_output(out, overwrite)
-    plot._require()  # fail now, not after the simulation, if the plot extra is missing
+    plot.require()  # fail now, not after the simulation, if the plot extra is missing
     steps = _Steps(7, progress)
     full_seed, fast_seed = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     with _staging(out, overwrite) as folder:

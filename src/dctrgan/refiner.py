@@ -25,7 +25,7 @@ is its input plus a learned correction, followed by a ReLU, so refined signals a
 ``s0 expm1(t u') >= 0`` and an untrained refiner is close to the identity. Stations
 without signal (untriggered) stay exactly zero and are never pushed through the
 network (sparse station batching, ~10 times faster than running all 81 stations of
-an event). See :mod:`dctrgan._refiner_nets` for the layers.
+an event). See :mod:`dctrgan.nn.traces` for the layers.
 
 Averaging. The refiner and critic of a WGAN circle around each other, and a weakly
 constrained direction -- here the overall signal scale, which the critic sees much
@@ -60,15 +60,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from dctrgan._modelfile import cpu_state, read_model, write_model
-from dctrgan._refiner_nets import Critic, TraceRefiner, from_scaled, to_scaled
-from dctrgan._traces import signal_array
-from dctrgan._wgan_train import frozen
+from dctrgan.modelfile import cpu_state, read_model, write_model
+from dctrgan.nn.traces import Critic, TraceRefiner, from_scaled, to_scaled
+from dctrgan.features.traces import signal_array
 from dctrgan.training import (
     Loader,
     Step,
     autocast,
     averaged,
+    frozen,
     gradient_penalty,
     resolve_device,
     resolve_mixed_precision,

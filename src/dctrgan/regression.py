@@ -9,7 +9,7 @@ data, train on refined simulation and test on data, train and test on data::
     reg = Regressor().fit(sim_train)
     score = bias_resolution(reg.predict(data_test), data_test.energy, bins=[1, 10, 100])
 
-The network (:class:`dctrgan._regression_nets.AixNet`): per-station 1D convolutions
+The network (:class:`dctrgan.nn.traces.AixNet`): per-station 1D convolutions
 along time, then 3 x 3 convolutions over the station grid, then dense layers. Its
 inputs are ``log1p`` of the signal per bin and of the total per station (near the
 shower core a station holds up to 1e7 VEM), scaled inside the network; its target
@@ -45,9 +45,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dctrgan._modelfile import cpu_state, read_model, write_model
-from dctrgan._regression_nets import AixNet
-from dctrgan._traces import signal_array
+from dctrgan.modelfile import cpu_state, read_model, write_model
+from dctrgan.nn.traces import AixNet
+from dctrgan.features.traces import signal_array
 from dctrgan.training import Loader, predict, resolve_device, seeded, threads, train
 
 __all__ = ("BiasResolution", "Regressor", "bias_resolution")

@@ -1,0 +1,691 @@
+"""DCTR: per-event weights that make a fast or generative simulation match a reference.
+
+A classifier ``h`` is trained to tell ``real`` events (label 1; the reference, e.g.
+Geant4) from ``fake`` ones (label 0; the fast simulation or GAN) with the binary
+cross entropy, the two classes balanced to equal total weight; then
+``w(x) = h(x) / (1 - h(x))`` estimates ``p_real(x) / p_fake(x)`` and weighting
+the fake events by ``w`` reproduces the real distribution (DCTRGAN sec. II C)::
+
+    dctr = DCTR()                        # high-level features, the paper's MLP
+    weights = dctr.fit(real, fake).weight(events)
+    events = dctr.attach(events)         # multiplies into events.weight
+
+References:
+    DCTRGAN: S. Diefenbacher, E. Eren, G. Kasieczka, A. Korol, B. Nachman,
+    D. Shih, "DCTRGAN: Improving the Precision of Generative Models with
+    Reweighting", JINST 15 (2020) P11004, secs. II C and III B.
+    A. Andreassen, B. Nachman, "Neural networks for full phase-space
+    reweighting and parameter tuning", Phys. Rev. D 101 (2020) 091901 (DCTR).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+import torch
+from torch import nn
+
+from dctrgan.dctr.config import (
+    DEFAULTS,
+    FORMAT,
+    FORMAT_VERSION,
+    MODELS,
+    Config,
+)
+from dctrgan.dctr._fit import (
+    Sample,
+    build_classifier,
+    fit_fold,
+    predict_logits,
+    weights_from_log,
+)
+from dctrgan.dctr._inputs import (
+    Container,
+    FeatureSpec,
+    HitInputs,
+    HitTable,
+    as_container,
+    container_of,
+    extract_features,
+    is_dask,
+    is_shower_branches,
+    is_showers,
+    sample_weight,
+    take,
+    touch_weight_inputs,
+    weight_inputs,
+    weight_meta,
+    weighted_auc,
+)
+from dctrgan.dctr._split import fold_labels, split
+from dctrgan.modelfile import cpu_state, read_model, write_model
+from dctrgan.data import Geometry
+from dctrgan.stats import effective_entries
+from dctrgan.training import resolve_device, resolve_mixed_precision
+
+__all__ = ("DCTR",)
+
+log = logging.getLogger(__name__)
+
+#: fit warns when the weights of the fake validation events keep less than this
+#: fraction of them as effective entries: a few events carry all the weight.
+NEFF_WARNING = 0.05
+
+
+class DCTR:
+    """Deep neural network classifier reweighting (DCTR) of a fake sample to a real one.
+
+    Args:
+        features: what the classifier sees (``model="mlp"``): ``"auto"`` (the 33
+            high-level features for showers, the columns of arrays, the flat fields
+            of awkward records but ``weight``), ``"high_level"``, a list of names
+            (record fields, or observables of :func:`dctrgan.features.observables`
+            for showers), or a callable ``f(events) -> (N, d) array | {name: array}``.
+            The low-level models read the hits and take only ``"auto"``.
+        model: ``"mlp"`` (the paper's high-level net), ``"cnn3d"`` (the paper's
+            low-level net on voxels) or ``"deepsets"`` (a set network on the hits).
+        hidden: hidden widths of the (event-level) fully connected net. Default:
+            ``(128, 128)``; ``(64, 256, 256)`` for ``"cnn3d"`` (the paper's).
+        epochs: maximum epochs. Default: 50 (``"mlp"``), 1 (``"cnn3d"``, the
+            paper's: longer training learns generator artifacts), 8 (``"deepsets"``).
+        batch_size: events per training batch (paper: 128).
+        lr: Adam learning rate (paper: 1e-3).
+        validation: fraction of the training events held out for early stopping and
+            calibration (0 disables both).
+        calibrate: ``"temperature"``: fit ``T`` of ``w = exp(logit / T)`` on the
+            validation events (Guo et al. 2017); ``None``: ``T = 1``.
+        clip: largest weight (larger ones are set to it, counted and logged);
+            ``None`` for no clipping; ``"auto"``: 5 for ``"cnn3d"`` (the paper's),
+            none otherwise.
+        folds: ``k > 1`` trains ``k`` classifiers on ``k - 1`` folds each: the weights
+            of the fake training events are out-of-fold (:meth:`training_weights`),
+            those of new events the geometric mean over the folds.
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
+        seed: seed of the splits, initialization, shuffling and augmentation; on CPU
+            the same seed gives bit-identical weights.
+        progress: show progress bars.
+        width: channels of the ``"cnn3d"`` convolutions (paper: 128; default 128 on
+            CUDA, 8 on CPU) or width of the ``"deepsets"`` per-hit net (default 32).
+        patience: epochs without a lower validation loss before stopping.
+        balance: how the classes get equal total weight: ``"weights"`` (scale the
+            sample weights), ``"tile"`` (repeat the smaller sample to the larger
+            one's size, then scale; the paper's ``"cnn3d"`` choice), ``"auto"``
+            (``"tile"`` for ``"cnn3d"``, else ``"weights"``).
+        normalize: scale the weights so that their mean over the validation fake
+            events is 1, as it must be for the true ratio (DCTRGAN eq. 10): a
+            reweighting keeps the normalization of the fake sample. Needs validation.
+        ema: decay per step of an exponential moving average of the network's
+            parameters, which is what is validated and kept (``None``: the last
+            parameters). Averaging the last ~1000 steps smooths out the noise of
+            the final minibatch updates: with the MLP it leaves about 40 % less
+            separation power after weighting (``benchmarks/dctr_vs_hepml.py``).
+            ``"auto"``: 0.999 for ``"mlp"``, ``None`` for the low-level models
+            (which train for a few hundred steps per epoch).
+        mixed_precision: train in bfloat16 mixed precision
+            (:func:`dctrgan.training.autocast`); ``"auto"``: for ``"cnn3d"`` on a
+            CUDA device with bfloat16, off on a CPU. Weights are always computed in
+            float32.
+
+    Attributes:
+        history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
+            ``folds > 1`` the folds one after the other, and ``"fold"``).
+        temperatures: the fitted temperature of each fold.
+        offsets: the log-weight offset of each fold (``normalize``; 0 without).
+        feature_names: names of the classifier inputs, where known.
+        heldout_fold: with ``folds > 1``, the fold each fake training event was held
+            out of, ``(N_fake,)``; ``None`` otherwise.
+
+    Example:
+        >>> from dctrgan.simulate import calorimeter
+        >>> full, fast = calorimeter(20_000, seed=1), calorimeter(20_000, variant="fast", seed=2)
+        >>> dctr = DCTR(progress=False).fit(full, fast)
+        >>> w = dctr.weight(fast)                      # awkward in, awkward out
+    """
+
+    def __init__(
+        self,
+        features: FeatureSpec = "auto",
+        model: Literal["mlp", "cnn3d", "deepsets"] = "mlp",
+        hidden: tuple[int, ...] | None = None,
+        epochs: int | None = None,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        validation: float = 0.2,
+        calibrate: Literal["temperature"] | None = "temperature",
+        clip: float | Literal["auto"] | None = "auto",
+        folds: int = 1,
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        progress: bool = True,
+        *,
+        width: int | None = None,
+        patience: int | None = 5,
+        balance: Literal["auto", "weights", "tile"] = "auto",
+        normalize: bool = True,
+        ema: float | Literal["auto"] | None = "auto",
+        mixed_precision: bool | Literal["auto"] = "auto",
+    ) -> None:
+        if model not in MODELS:
+            msg = f"model must be one of {MODELS}, got {model!r}"
+            raise ValueError(msg)
+        if model != "mlp" and not (isinstance(features, str) and features == "auto"):
+            msg = f"features={features!r}: the low-level model {model!r} reads the hits; features= applies to model='mlp'"
+            raise ValueError(msg)
+        self.device = resolve_device(device)
+        self.mixed_precision = resolve_mixed_precision(
+            mixed_precision, self.device, pays=model == "cnn3d"
+        )
+        defaults = DEFAULTS[model]
+        if width is None:
+            width = 128 if model == "cnn3d" and self.device.type == "cuda" else defaults.width
+        if callable(features):
+            spec: str | tuple[str, ...] = "callable"
+        elif isinstance(features, str):
+            spec = features
+        else:
+            spec = tuple(str(f) for f in features)
+        self._config = Config(
+            features=spec,
+            model=model,
+            hidden=tuple(int(h) for h in hidden) if hidden is not None else defaults.hidden,
+            width=width,
+            epochs=epochs if epochs is not None else defaults.epochs,
+            batch_size=batch_size,
+            lr=lr,
+            validation=validation,
+            calibrate=calibrate,
+            clip=defaults.clip if clip == "auto" else clip,
+            folds=folds,
+            seed=seed,
+            patience=patience,
+            balance=defaults.balance if balance == "auto" else balance,
+            normalize=normalize,
+            ema=defaults.ema if ema == "auto" else ema,
+        )
+        self._features: FeatureSpec = features
+        self.progress = progress
+        self.history: dict[str, list[float]] = {}
+        self.temperatures: list[float] = []
+        self.offsets: list[float] = []
+        self.feature_names: list[str] | None = None
+        self._models: list[nn.Module] = []
+        self._n_features = 0
+        self._geometry: Geometry | None = None
+        self._oof_log_weight: np.ndarray | None = None
+        self._fake_kind: Container = "numpy"
+        self._seen: list[np.ndarray] = []
+        self.heldout_fold: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        c = self._config
+        state = "fitted" if self._models else "not fitted"
+        return f"DCTR(model={c.model!r}, features={c.features!r}, folds={c.folds}, {state})"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The hyperparameters (as saved with the model)."""
+        return self._config.to_dict()
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        real: Any,
+        fake: Any,
+        real_weight: Any = None,
+        fake_weight: Any = None,
+    ) -> DCTR:
+        """Train the classifier(s) on ``real`` (label 1) against ``fake`` (label 0).
+
+        Args:
+            real: reference events: awkward showers or records, a ``(N, d)`` numpy
+                array or torch tensor.
+            fake: events to reweight, the same kind.
+            real_weight: ``(N_real,)`` positive initial weights (default: the events'
+                ``weight`` field if present, else 1).
+            fake_weight: the same for ``fake``. The learned weight multiplies these:
+                ``fake_weight * w`` reproduces ``real_weight``-weighted ``real``.
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            ValueError: for empty samples, non-finite features (naming the feature
+                and the first event), features that differ between the samples,
+                non-positive or non-finite weights, or too few events of a class for
+                the validation split and folds.
+        """
+        c = self._config
+        if c.model == "mlp":
+            xr, names = extract_features(real, self._features, "real")
+            xf, names_fake = extract_features(fake, self._features, "fake")
+            if names != names_fake or xr.shape[1] != xf.shape[1]:
+                msg = (
+                    f"fake: feature mismatch with real: {names_fake or xf.shape[1]} "
+                    f"vs {names or xr.shape[1]}"
+                )
+                raise ValueError(msg)
+            if xr.shape[1] == 0:
+                msg = "real: no features (0 columns)"
+                raise ValueError(msg)
+            n_real, n_fake = len(xr), len(xf)
+            self.feature_names, self._n_features = names, xr.shape[1]
+        else:
+            tables = (HitTable.from_showers(real, "real"), HitTable.from_showers(fake, "fake"))
+            if tables[0].geometry.shape != tables[1].geometry.shape:
+                msg = f"fake: geometry {tables[1].geometry.shape} differs from real's {tables[0].geometry.shape}"
+                raise ValueError(msg)
+            n_real, n_fake = len(tables[0]), len(tables[1])
+            self._geometry = tables[0].geometry
+        for what, n in (("real", n_real), ("fake", n_fake)):
+            if n == 0:
+                msg = f"{what}: empty sample (0 events); DCTR needs events of both classes"
+                raise ValueError(msg)
+        weight = np.concatenate(
+            [
+                sample_weight(real, real_weight, n_real, "real_weight"),
+                sample_weight(fake, fake_weight, n_fake, "fake_weight"),
+            ]
+        )
+        target = torch.cat([torch.ones(n_real), torch.zeros(n_fake)])
+        if c.model == "mlp":
+            x = torch.from_numpy(np.concatenate([xr, xf]))
+            del xr, xf
+            inputs: Callable[[np.ndarray], Any] = lambda i: x[torch.from_numpy(i)]
+        else:
+            inputs = HitInputs(c.model, tables, n_real)
+        rng = np.random.default_rng(c.seed)
+        fold = np.concatenate(
+            [fold_labels(n_real, c.folds, rng), fold_labels(n_fake, c.folds, rng)]
+        )
+        is_real = np.arange(n_real + n_fake) < n_real
+        sample = Sample(inputs, target, weight, is_real)
+        self._models, self.temperatures, self.offsets = [], [], []
+        self.history, self._seen = {}, []
+        try:
+            for j in range(c.folds):
+                pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
+                train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
+                self._seen.append(np.union1d(train_index, val_index))
+                desc = f"DCTR {c.model}" + (f" fold {j + 1}/{c.folds}" if c.folds > 1 else "")
+                result = fit_fold(
+                    self._build,
+                    c,
+                    sample,
+                    train_index,
+                    val_index,
+                    rng,
+                    seed=c.seed + j,
+                    device=self.device,
+                    mixed_precision=self.mixed_precision,
+                    progress=self.progress,
+                    desc=desc,
+                )
+                self._models.append(result.model)
+                if result.neff_fraction is not None and result.neff_fraction < NEFF_WARNING:
+                    warnings.warn(
+                        f"{desc}: the weights of the fake validation events have n_eff/N = "
+                        f"{result.neff_fraction:.2g}: a few events carry the weight, so the "
+                        "classifier separates the samples almost completely. Weighted "
+                        "distributions will be noisy; consider clip=, fewer epochs, a "
+                        "smaller model or a generator closer to the real events",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
+                self.temperatures.append(result.temperature)
+                self.offsets.append(result.offset)
+                for key, values in result.history.items():
+                    self.history.setdefault(key, []).extend(values)
+                if c.folds > 1:
+                    n_epochs = len(result.history["train_loss"])
+                    self.history.setdefault("fold", []).extend([float(j)] * n_epochs)
+        except BaseException:  # interrupted or failed: no half-fitted model to save or use
+            self._models, self.temperatures, self.offsets = [], [], []
+            self.history, self._seen = {}, []
+            raise
+        self._oof_log_weight, self.heldout_fold = None, None
+        if c.folds > 1:
+            self.heldout_fold = fold[n_real:]
+            oof = np.empty(n_fake)
+            for j, model in enumerate(self._models):
+                index = np.flatnonzero((fold == j) & ~is_real)
+                logit = self._predict(model, inputs, index, f"out-of-fold {j + 1}/{c.folds}")
+                oof[index - n_real] = logit / self.temperatures[j] + self.offsets[j]
+            self._oof_log_weight = oof
+        self._fake_kind = container_of(fake)
+        return self
+
+    def _build(self) -> nn.Module:
+        return build_classifier(self._config, self._n_features, self._geometry)
+
+    # ------------------------------------------------------------------ weights
+
+    def _check_fitted(self, method: str) -> None:
+        if not self._models:
+            msg = f"DCTR.{method}: the model is not fitted; call fit() or DCTR.load() first"
+            raise RuntimeError(msg)
+
+    def _predict(
+        self, model: nn.Module, inputs: Callable[[np.ndarray], Any], index: np.ndarray, desc: str
+    ) -> np.ndarray:
+        """Logits ``(len(index),)`` float64 of ``model`` for the events ``index``."""
+        return predict_logits(
+            model, inputs, index, self._config.model, self.device, self.progress, f"DCTR {desc}"
+        )
+
+    def _inputs_for(self, events: Any, what: str) -> tuple[Callable[[np.ndarray], Any], int]:
+        """Batch builder and event count of new events, checked against the fitted model."""
+        c = self._config
+        events = weight_inputs(events, callable(self._features), self._geometry)
+        if c.model != "mlp":
+            table = HitTable.from_showers(events, what)
+            assert self._geometry is not None
+            if table.geometry.shape != self._geometry.shape:
+                msg = f"{what}: feature mismatch: geometry {table.geometry.shape}, the model was fitted on {self._geometry.shape}"
+                raise ValueError(msg)
+            return HitInputs(c.model, (table,), len(table)), len(table)
+        spec = self._features
+        if (
+            isinstance(spec, str)
+            and spec == "auto"
+            and self.feature_names is not None
+            and isinstance(events, ak.Array)
+            and not is_showers(events)
+        ):
+            spec = self.feature_names  # select the fitted fields; others (weight) are ignored
+        x, names = extract_features(events, spec, what)
+        if names is not None and self.feature_names is not None and names != self.feature_names:
+            diff = sorted(set(names) ^ set(self.feature_names)) or "their order"
+            msg = f"{what}: feature mismatch: got {names}, the model was fitted on {self.feature_names} (differ: {diff})"
+            raise ValueError(msg)
+        if x.shape[1] != self._n_features:
+            msg = f"{what}: feature mismatch: {x.shape[1]} features, the model was fitted on {self._n_features}"
+            raise ValueError(msg)
+        tensor = torch.from_numpy(x)
+        return (lambda i: tensor[torch.from_numpy(i)]), len(x)
+
+    def log_weight(self, events: Any, fold: int | None = None) -> np.ndarray:
+        """Unclipped log-weights ``logit / T`` of ``events``, ``(N,)`` float64.
+
+        With ``folds > 1`` the log-weights of the fold classifiers are averaged, a
+        geometric mean of the weights: each classifier's error is roughly symmetric
+        in the logit, and the mean treats ``w`` and ``1 / w`` alike, while a linear
+        mean of the weights would be pulled up by the spread between the folds.
+
+        Args:
+            events: events of the kind the model was fitted on.
+            fold: only this fold's classifier (``0 <= fold < folds``).
+
+        Raises:
+            ValueError: as :meth:`weight`, or for a fold out of range.
+        """
+        self._check_fitted("log_weight")
+        k = len(self._models)
+        if fold is not None and not 0 <= fold < k:
+            msg = f"log_weight: fold must be in [0, {k}), got {fold}"
+            raise ValueError(msg)
+        inputs, n = self._inputs_for(events, "events")
+        index = np.arange(n, dtype=np.int64)
+        total = np.zeros(n)
+        for j in range(k) if fold is None else [fold]:
+            desc = f"weights {j + 1}/{k}"
+            logit = self._predict(self._models[j], inputs, index, desc)
+            total += logit / self.temperatures[j] + self.offsets[j]
+        log_w = total / (k if fold is None else 1)
+        bad = ~np.isfinite(log_w)
+        if bad.any():
+            msg = (
+                f"events: the classifier gave {int(bad.sum())} non-finite output(s), first at "
+                f"event {int(np.flatnonzero(bad)[0])}; inputs far outside the float32 range?"
+            )
+            raise ValueError(msg)
+        return log_w
+
+    def weight(self, events: Any) -> Any:
+        """Per-event weights ``w = exp(logit / T) ~ p_real / p_fake`` of ``events``.
+
+        Args:
+            events: events of the kind the model was fitted on. Showers may also come
+                as records of the branches :func:`dctrgan.write` writes, such as coffea
+                NanoEvents read with ``BaseSchema`` (eager, virtual or dask mode),
+                converted on the fly (default geometry, or the one a low-level model
+                was fitted on).
+
+        Returns:
+            ``(N,)`` float64 weights in the container given: numpy array for numpy
+            input, awkward array for awkward input, torch tensor (same device) for a
+            tensor. Never NaN or inf; at most ``clip``. For a dask-awkward array a
+            lazy dask-awkward array of weights, computed partition by partition;
+            column optimization reads only the fields the weights need (the
+            features' fields, or a shower's ``incident_energy`` and ``hits``).
+
+        Raises:
+            RuntimeError: before ``fit``.
+            ValueError: for non-finite features, or features that do not match the
+                fitted ones (names, count, geometry).
+        """
+        self._check_fitted("weight")
+        if is_dask(events):
+            import dask_awkward as dak
+
+            return dak.map_partitions(  # type: ignore[attr-defined]
+                self.weight, events, meta=weight_meta(), label="dctr-weight"
+            )
+        if ak.backend(events) == "typetracer" if isinstance(events, ak.Array) else False:
+            return self._typetracer_weights(events)
+        w, _ = weights_from_log(self.log_weight(events), self._config.clip)
+        return as_container(w, container_of(events), events)
+
+    def _typetracer_weights(self, events: ak.Array) -> ak.Array:
+        """What :meth:`weight` returns for a typetracer (dask-awkward's column optimization):
+        the fields the weights read are touched, the result has the weights' type."""
+        spec = self._features
+        names: list[str] | None = None  # None: those of weight_inputs
+        if self._config.model == "mlp" and not (is_showers(events) or is_shower_branches(events)):
+            if isinstance(spec, str):
+                names = None if self.feature_names is None else list(self.feature_names)
+            elif not callable(spec):
+                names = [str(n) for n in spec]
+        if callable(spec):
+            ak.typetracer.touch_data(events)  # a callable may read any field
+        else:
+            touch_weight_inputs(events, names)
+        return weight_meta()
+
+    def training_weights(self) -> Any:
+        """Out-of-fold weights of the fake events given to :meth:`fit` (``folds > 1``).
+
+        Event ``i`` gets its weight from the classifier that did not see it in
+        training, so the weights of the training sample carry no overfitting.
+
+        Returns:
+            ``(N_fake,)`` float64 weights, in the container ``fake`` came in.
+
+        Raises:
+            RuntimeError: before ``fit``.
+            ValueError: with ``folds=1`` (use :meth:`weight`), or for a loaded model
+                (the out-of-fold weights are not saved).
+        """
+        self._check_fitted("training_weights")
+        if self._oof_log_weight is None:
+            msg = (
+                "DCTR.training_weights: out-of-fold weights exist after fit() with folds > 1 "
+                "(they are not saved); with folds=1 use weight(fake)"
+            )
+            raise ValueError(msg)
+        w, _ = weights_from_log(self._oof_log_weight, self._config.clip)
+        return as_container(w, self._fake_kind)
+
+    def attach(self, events: Any, field: str = "weight") -> Any:
+        """``events`` with the DCTR weight in ``field``, multiplied into an existing one.
+
+        The product is computed in float64 and stored as float32 (the schema's
+        ``weight`` type). A dask-awkward array gets the field lazily.
+
+        Raises:
+            TypeError: if ``events`` is not an awkward (or dask-awkward) array of records.
+        """
+        if is_dask(events):
+            import dask_awkward as dak
+
+            w = self.weight(events)
+            if field in events.fields:
+                w = w * events[field]
+            return dak.with_field(events, dak.values_astype(w, np.float32), field)  # type: ignore[attr-defined]
+        if not isinstance(events, ak.Array) or not ak.fields(events):
+            msg = f"attach: needs awkward records to add the field {field!r} to, got {type(events).__name__}; use weight() for arrays"
+            raise TypeError(msg)
+        w = np.asarray(ak.to_numpy(self.weight(events)), dtype=np.float64)
+        if field in ak.fields(events):
+            w = w * np.asarray(ak.to_numpy(events[field]), dtype=np.float64)
+        return ak.with_field(events, w.astype(np.float32), field)
+
+    # ------------------------------------------------------------------ diagnostics
+
+    def diagnostics(
+        self, real: Any, fake: Any, *, real_weight: Any = None, fake_weight: Any = None
+    ) -> dict[str, float]:
+        """How well the weights close, on samples not used in training.
+
+        Returns:
+            ``auc``: of this classifier on real vs fake (0.5: no separation);
+            ``closure_auc``: of a fresh small classifier (high-level features for
+            the low-level models) trained on half of ``real`` vs half of the
+            weighted ``fake`` and evaluated on the other halves -- near 0.5 when
+            the weights are good; ``neff_fraction``: effective entries of the
+            weighted fake over its size; ``max_weight``, ``mean_weight``;
+            ``clipped_fraction``: fraction of fake weights clipped.
+        """
+        self._check_fitted("diagnostics")
+        log_r, log_f = self.log_weight(real), self.log_weight(fake)
+        wr = sample_weight(real, real_weight, len(log_r), "real_weight")
+        wf = sample_weight(fake, fake_weight, len(log_f), "fake_weight")
+        w, clipped = weights_from_log(log_f, self._config.clip)
+        total = wf * w
+        c = self._config
+        closure = DCTR(
+            features=self._features if c.model == "mlp" else "high_level",
+            hidden=(64, 64),
+            epochs=20,
+            batch_size=256,
+            calibrate=None,
+            clip=None,
+            device=self.device,
+            seed=c.seed + 7919,
+            progress=False,
+            patience=3,
+        )
+        rng = np.random.default_rng(c.seed + 7919)
+        half_r, half_f = rng.random(len(log_r)) < 0.5, rng.random(len(log_f)) < 0.5
+        closure.fit(take(real, half_r), take(fake, half_f), wr[half_r], total[half_f])
+        closure_auc = weighted_auc(
+            closure.log_weight(take(real, ~half_r)),
+            closure.log_weight(take(fake, ~half_f)),
+            wr[~half_r],
+            total[~half_f],
+        )
+        return {
+            "auc": weighted_auc(log_r, log_f, wr, wf),
+            "closure_auc": closure_auc,
+            "neff_fraction": effective_entries(total) / len(total),
+            "max_weight": float(w.max()),
+            "mean_weight": float(np.average(w, weights=wf)),
+            "clipped_fraction": clipped / len(w),
+        }
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model: state dicts, temperatures, config (JSON), feature names, format version.
+
+        Written to a temporary file in the same folder and renamed, so an
+        interrupted save never leaves a half-written model at ``path``.
+        """
+        self._check_fitted("save")
+        payload = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "config": self._config.to_json(),
+            "fitted": Config.dumps(
+                {
+                    "feature_names": self.feature_names,
+                    "n_features": self._n_features,
+                    "geometry": None if self._geometry is None else self._geometry.to_dict(),
+                    "temperatures": self.temperatures,
+                    "offsets": self.offsets,
+                    "history": self.history,
+                }
+            ),
+            "state": [cpu_state(m) for m in self._models],
+        }
+        write_model(Path(path), payload)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        features: Callable[[Any], Any] | None = None,
+        device: str | torch.device = "auto",
+        progress: bool = True,
+    ) -> DCTR:
+        """Read a model written by :meth:`save`.
+
+        Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
+        only, so a file holding any other Python object is refused without running it.
+
+        Args:
+            path: the model file.
+            features: the feature function, for a model fitted with a callable
+                ``features=`` (functions are not saved).
+            device: where to run the model.
+            progress: show progress bars.
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            ValueError: for a file that is not a dctrgan DCTR model, one written by a
+                newer dctrgan (format version), or a missing ``features`` callable.
+        """
+        path = Path(path)
+        payload = read_model(path, "DCTR", FORMAT, FORMAT_VERSION)
+        try:
+            config = Config.from_json(payload["config"])
+            fitted = Config.loads(payload["fitted"])
+            states = payload["state"]
+        except (KeyError, TypeError, ValueError) as err:
+            msg = f"DCTR.load: {str(path)!r} is a damaged DCTR model ({err})"
+            raise ValueError(msg) from err
+        if config.features == "callable" and features is None:
+            msg = f"DCTR.load: {str(path)!r} was fitted with a features function; pass it again as DCTR.load(path, features=f)"
+            raise ValueError(msg)
+        spec: FeatureSpec = features if features is not None else _spec(config.features)
+        self = cls(spec, config.model, device=device, progress=progress)  # type: ignore[arg-type]
+        self._config = config
+        self.feature_names = fitted["feature_names"]
+        self._n_features = int(fitted["n_features"])
+        self._geometry = (
+            None if fitted["geometry"] is None else Geometry.from_dict(fitted["geometry"])
+        )
+        self.temperatures = [float(t) for t in fitted["temperatures"]]
+        self.offsets = [float(b) for b in fitted["offsets"]]
+        self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+        self._models = []
+        for state in states:
+            model = self._build()
+            model.load_state_dict(state)
+            self._models.append(model.to(self.device).eval())
+        if not self._models or not len(self._models) == len(self.temperatures) == len(self.offsets):
+            msg = f"DCTR.load: {str(path)!r} is a damaged DCTR model ({len(self._models)} networks, {len(self.temperatures)} temperatures)"
+            raise ValueError(msg)
+        return self
+
+
+def _spec(features: str | tuple[str, ...]) -> FeatureSpec:
+    return list(features) if isinstance(features, tuple) else features

@@ -1,0 +1,44 @@
+"""Features of events: the calorimeter observables, hits <-> dense voxels, trace observables.
+
+Calorimeter observables (DCTRGAN Figs. 3-8) come from showers in the package schema
+or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
+:func:`voxelize` and :func:`from_voxels` convert between the two (:mod:`.voxels`);
+:func:`pattern`, :func:`total_signal`, :func:`rise_time` and :func:`early_fraction`
+summarize air-shower traces (:mod:`.traces`).
+"""
+
+from __future__ import annotations
+
+from dctrgan.features.calorimeter import (
+    HIGH_LEVEL_NAMES,
+    active_cells,
+    centroid,
+    high_level,
+    layer_differences,
+    layer_energies,
+    observable_unit,
+    observables,
+    second_moments,
+    total_energy,
+)
+from dctrgan.features.traces import early_fraction, pattern, rise_time, total_signal
+from dctrgan.features.voxels import from_voxels, voxelize
+
+__all__ = (
+    "HIGH_LEVEL_NAMES",
+    "active_cells",
+    "centroid",
+    "early_fraction",
+    "from_voxels",
+    "high_level",
+    "layer_differences",
+    "layer_energies",
+    "observable_unit",
+    "observables",
+    "pattern",
+    "rise_time",
+    "second_moments",
+    "total_energy",
+    "total_signal",
+    "voxelize",
+)

@@ -1,0 +1,67 @@
+"""Read and write events as ROOT TTrees (uproot); import showers from HDF5.
+
+Layout written by :func:`write`, and read by :func:`read` without ``branches=``:
+
+==============  ==================================================================
+showers         ``incident_energy`` (float), ``nhits`` (int32 counter),
+                ``hits_layer``, ``hits_ix``, ``hits_iy`` (int32[nhits]),
+                ``hits_energy`` (float[nhits])
+traces          ``energy``, ``core_x``, ``core_y``, ``xmax`` (float),
+                ``signal`` (float[9][9][80])
+both            ``weight`` (float) if the events have one; any other field holding
+                one number per event, as a branch of the same name
+==============  ==================================================================
+
+Other layouts are read through ``branches=``, a mapping from keys named after the
+schema fields to branch names. Showers: ``incident_energy``; per hit ``layer``,
+``ix``, ``iy``, ``energy`` (jagged branches), where each coordinate may instead be
+a position in mm, ``z``, ``x``, ``y`` (turned into cell indices through the
+:class:`~dctrgan.data.Geometry`; positions outside it are an error); or
+``voxels``, a dense ``float[n_layers][n_x][n_y]`` branch in MeV in place of all
+hit keys, of which every nonzero cell becomes a hit (no threshold is applied).
+Traces: ``energy``, ``signal``, ``core_x``, ``core_y``, ``xmax``. Both: ``weight``.
+Keys not given keep the default branch names above::
+
+    showers = dctrgan.read("g4.root:showers", branches={"energy": "scene"})
+    showers = dctrgan.read("g4.root", branches={"x": "hit_x", "y": "hit_y", "z": "hit_z"})
+    showers = dctrgan.read("gan.root", branches={"voxels": "cells", "incident_energy": "e0"})
+
+Weights can live in a *friend tree*: a file with only a ``weight`` branch, one
+entry per event in the same order, beside the untouched input
+(:func:`write_weights`). ``read(..., friend="weights.root")`` attaches them; with
+plain uproot, read both trees and ``ak.zip`` them; in ROOT,
+``events->AddFriend("weights", "weights.root")``.
+
+:func:`write` is atomic: it writes a temporary file in the destination folder and
+renames it at the end, so an interrupted write never leaves a half file and never
+destroys an existing one. :func:`write_chunks` does the same for a stream of chunks
+(say, from :func:`iterate`), holding one chunk in memory at a time. The geometry
+of showers is not stored in the file: read showers of a non-default calorimeter
+with the same ``geometry=``.
+
+Beyond one machine, ``read(..., dask=True)`` returns a dask-awkward array, read
+partition by partition with ``uproot.dask`` and converted to the same schema;
+:meth:`dctrgan.DCTR.weight` and :meth:`~dctrgan.DCTR.attach` on it stay lazy, and
+only the branches a computation needs are read. :func:`write` writes such an
+array to one file, or to one file per partition::
+
+    showers = dctrgan.read("showers_*.root:events", dask=True, step_size=100_000)
+    dctrgan.write("weighted-{i}.root", dctr.attach(showers))  # one file per partition
+"""
+
+from __future__ import annotations
+
+from dctrgan.io.branches import from_branches
+from dctrgan.io.reading import Files, iterate, read, read_hdf5
+from dctrgan.io.writing import write, write_chunks, write_weights
+
+__all__ = (
+    "Files",
+    "from_branches",
+    "iterate",
+    "read",
+    "read_hdf5",
+    "write",
+    "write_chunks",
+    "write_weights",
+)

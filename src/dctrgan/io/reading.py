@@ -1,0 +1,195 @@
+"""Reading events from ROOT TTrees (uproot) and HDF5 files: :func:`read` and :func:`iterate`.
+
+The layouts, ``branches=`` and friend trees are described in :mod:`dctrgan.io`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, overload
+
+import awkward as ak
+
+from dctrgan.data import Geometry, Kind, behavior
+from dctrgan.io import _dask
+from dctrgan.io._plan import Files, Plan, chunks, friend_reader, make_plan, parse_size
+
+__all__ = ("Files", "iterate", "read", "read_hdf5")
+
+log = logging.getLogger(__name__)
+
+@overload
+def read(
+    files: Files,
+    kind: Kind | None = ...,
+    *,
+    tree: str | None = ...,
+    branches: Mapping[str, str] | None = ...,
+    entry_start: int | None = ...,
+    entry_stop: int | None = ...,
+    friend: Files | None = ...,
+    geometry: Geometry | None = ...,
+    dask: Literal[False] = ...,
+    step_size: int | str = ...,
+) -> ak.Array: ...
+
+
+@overload
+def read(
+    files: Files,
+    kind: Kind | None = ...,
+    *,
+    tree: str | None = ...,
+    branches: Mapping[str, str] | None = ...,
+    entry_start: int | None = ...,
+    entry_stop: int | None = ...,
+    friend: Files | None = ...,
+    geometry: Geometry | None = ...,
+    dask: bool,
+    step_size: int | str = ...,
+) -> Any: ...
+
+
+def read(
+    files: Files,
+    kind: Kind | None = None,
+    *,
+    tree: str | None = None,
+    branches: Mapping[str, str] | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    friend: Files | None = None,
+    geometry: Geometry | None = None,
+    dask: bool = False,
+    step_size: int | str = "100 MB",
+) -> Any:
+    """Read events from ROOT files (or HDF5 files, by their ``.h5`` / ``.hdf5`` suffix).
+
+    Args:
+        files: a path, ``"file.root:tree"``, a glob, or a sequence of them; read in
+            order as one sample.
+        kind: ``"showers"`` or ``"traces"``; by default traces if the tree has the
+            ``signal`` branch (or ``branches=`` names trace keys), else showers.
+        tree: name of the TTree; may be omitted when each file holds exactly one.
+        branches: schema key -> branch name for other layouts (see :mod:`dctrgan.io`).
+        entry_start: first entry (of all files together; negative counts from the end).
+        entry_stop: one past the last entry.
+        friend: a file (or files) with a friend tree holding a ``weight`` branch, one
+            entry per event of ``files``; its weight multiplies the events' own.
+        geometry: calorimeter of the showers (default: ILD-like).
+        dask: return a lazy ``dask_awkward.Array`` (ROOT files only; needs
+            ``pip install "dctrgan[dask]"``), read with ``uproot.dask``.
+        step_size: with ``dask=True``, events per partition, or the uncompressed
+            size of one (``"100 MB"``); a partition never spans two files.
+
+    Returns:
+        Validated events in the package schema (plus a ``weight`` field if the tree
+        has a ``weight`` branch, and any other branch with one number per event).
+        With ``dask=True`` a dask-awkward array of the same type and behavior: the
+        files are checked now, each partition is read and converted when computed,
+        and only the branches a computation needs are read (``incident_energy``
+        alone reads one branch; any hit field reads the hit branches).
+
+    Raises:
+        FileNotFoundError: for a missing file or a glob that matches nothing.
+        OSError: for a file that is truncated, corrupt or not ROOT.
+        ValueError: naming the file, tree and branch, for a missing tree or branch,
+            a wrong shape, non-finite values, or an empty entry range (with
+            ``dask=True``, bad values raise when their partition is computed).
+
+    Example:
+        >>> showers = dctrgan.read("showers.root:events")  # doctest: +SKIP
+        >>> lazy = dctrgan.read("showers_*.root:events", dask=True)  # doctest: +SKIP
+        >>> weights = dctr.weight(lazy).compute()  # doctest: +SKIP
+    """
+    if dask:
+        parse_size(step_size)
+        with contextlib.ExitStack() as stack:
+            plan = make_plan(
+                files, kind, tree, branches, entry_start, entry_stop, geometry, keep=stack
+            )
+            if friend is not None:
+                friend_reader(friend, plan, stack)
+            return _dask.read(plan, step_size, friend, geometry)
+    with contextlib.ExitStack() as stack:
+        plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry, keep=stack)
+        weights = None if friend is None else friend_reader(friend, plan, stack)
+        events = _concatenate(list(chunks(plan, None, geometry, weights, skip_empty=False)))
+    log.debug("read %d %s from %s", len(events), plan.kind, plan.where)
+    return events
+
+
+def _concatenate(parts: list[ak.Array]) -> ak.Array:
+    return parts[0] if len(parts) == 1 else ak.Array(ak.concatenate(parts), behavior=behavior)
+
+
+def read_hdf5(
+    files: Files,
+    *,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    geometry: Geometry | None = None,
+) -> ak.Array:
+    """Read showers from HDF5 files of the CaloGAN / "getting_high" layout, whatever their suffix.
+
+    The file holds ``30x30/layers``, ``(N, 30, 30, 30)`` cell energies in MeV
+    (layer, ix, iy), and ``30x30/energy``, ``(N, 1)`` incident energies in GeV.
+    Every nonzero cell becomes a hit. Needs h5py (``pip install "dctrgan[hdf5]"``).
+
+    Args:
+        files: a path, a glob, or a sequence of them.
+        entry_start: first event (of all files together).
+        entry_stop: one past the last event.
+        geometry: calorimeter of the showers; the layer shape must match it.
+
+    Returns:
+        Validated showers.
+    """
+    plan = make_plan(files, "showers", None, None, entry_start, entry_stop, geometry, hdf5=True)
+    return _concatenate(list(chunks(plan, None, geometry, None, skip_empty=False)))
+
+
+def iterate(
+    files: Files,
+    kind: Kind | None = None,
+    *,
+    step_size: int | str = "100 MB",
+    tree: str | None = None,
+    branches: Mapping[str, str] | None = None,
+    entry_start: int | None = None,
+    entry_stop: int | None = None,
+    friend: Files | None = None,
+    geometry: Geometry | None = None,
+) -> Iterator[ak.Array]:
+    """Stream events in chunks of bounded memory; the arguments are those of :func:`read`.
+
+    Files are checked (trees, branches, entry range, friend) before the first chunk.
+
+    Args:
+        step_size: events per chunk, or a memory size per chunk such as ``"100 MB"``
+            (of uncompressed branch data). A chunk never spans two files.
+
+    Yields:
+        Validated events, in file order; one empty chunk (typed) if the selection is empty.
+    """
+    plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry)
+    parse_size(step_size)
+    if friend is not None:  # check the friend now, read it while iterating
+        with contextlib.ExitStack() as stack:
+            friend_reader(friend, plan, stack)
+    return _iterate(plan, step_size, geometry, friend)
+
+
+def _iterate(
+    plan: Plan, step_size: int | str, geometry: Geometry | None, friend: Files | None
+) -> Iterator[ak.Array]:
+    with contextlib.ExitStack() as stack:
+        weights = None if friend is None else friend_reader(friend, plan, stack)
+        empty = True
+        for chunk in chunks(plan, step_size, geometry, weights, skip_empty=True):
+            empty = False
+            yield chunk
+        if empty:  # one typed empty chunk, so that a writer downstream knows the branches
+            yield from chunks(plan, None, geometry, weights, skip_empty=False)

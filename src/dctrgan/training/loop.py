@@ -1,0 +1,468 @@
+"""The training loops of the package and their chores: batching, seeding, threads,
+devices, progress, the not-fitted check (in :mod:`.chores`).
+
+Epoch-based trainers (DCTR, the regressor) run :func:`train`: it iterates a :class:`Loader` epoch by epoch, calls a ``step``
+function on each batch, records the losses the step returns, shows a progress bar,
+and stops early on a validation metric with the best state restored. A trainer
+only writes its ``step`` (one optimizer update, returning ``{name: loss}``) and,
+where it has one, an ``evaluate`` (validation metrics)::
+
+    step = classifier_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
+    with seeded(0) as generator:
+        loader = Loader((x, y, w), batch_size=128, shuffle=True, generator=generator)
+        history = train(step, loader, epochs=50, evaluate=lambda: {...}, patience=5,
+                        modules=[model])
+
+Batches are tensors, tuples of tensors, or whatever a collate function builds from
+an index array (padded hit clouds, voxels), so large samples are converted batch
+by batch, never all at once.
+
+Adversarial training (the WGAN, the refiner) counts generator updates, not epochs:
+:func:`train_steps` runs a step a fixed number of times over a cycled :class:`Loader`
+and keeps every loss; :func:`gradient_penalty` is the WGAN-GP term of the critic loss
+and :func:`frozen` keeps the critic's parameters out of the generator update.
+
+The chores every estimator shares live here once: :func:`threads` and
+:func:`cpu_threads` (small networks train fastest on one CPU thread),
+:func:`rows` (a float32 batch of rows of an array) and :func:`require_fitted`.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from dctrgan.training.chores import autocast, to_device
+
+__all__ = (
+    "Loader",
+    "averaged",
+    "classifier_step",
+    "evaluate_classifier",
+    "gradient_penalty",
+    "predict",
+    "train",
+    "train_steps",
+)
+
+log = logging.getLogger(__name__)
+
+#: A step: one update on one batch, returning ``{name: loss}`` (plain floats).
+Step = Callable[[Any], Mapping[str, float]]
+
+
+class _Plateau(Protocol):
+    def step(self, metrics: float) -> None: ...
+
+
+class _Sized(Protocol):
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class Loader:
+    """Minibatches over a set of events.
+
+    ``data`` is either a sequence of tensors with the events along the first axis
+    (a batch is the tuple of their rows), or a collate function that builds the
+    batch for an ``int64`` numpy array of event indices (padded hits, voxels: built
+    per batch). ``index`` selects the events the loader covers and may repeat them
+    (tiling a smaller sample); by default all ``size`` events.
+
+    Args:
+        data: tensors of equal length, or ``collate(indices) -> batch``.
+        batch_size: events per batch.
+        index: ``(M,)`` event indices to iterate (default ``arange(size)``).
+        size: number of events when ``data`` is a collate function and ``index``
+            is not given.
+        shuffle: a new random order every epoch (from ``generator``).
+        generator: the CPU generator for shuffling (see :func:`seeded`).
+        device: batches are moved to this device.
+        drop_last: drop a last, smaller batch.
+
+    Raises:
+        ValueError: for a non-positive batch size, tensors of different lengths or a
+            collate function without ``size`` or ``index``.
+    """
+
+    def __init__(
+        self,
+        data: Sequence[torch.Tensor] | Callable[[np.ndarray], Any],
+        *,
+        batch_size: int,
+        index: np.ndarray | None = None,
+        size: int | None = None,
+        shuffle: bool = False,
+        generator: torch.Generator | None = None,
+        device: torch.device | str = "cpu",
+        drop_last: bool = False,
+    ) -> None:
+        if batch_size <= 0:
+            msg = f"batch_size must be positive, got {batch_size}"
+            raise ValueError(msg)
+        if callable(data):
+            self._collate: Callable[[np.ndarray], Any] = data
+            if index is None and size is None:
+                msg = "Loader: a collate function needs size= or index="
+                raise ValueError(msg)
+            n = size
+        else:
+            tensors = tuple(data)
+            lengths = {len(t) for t in tensors}
+            if len(lengths) != 1:
+                msg = f"Loader: tensors of different lengths {sorted(lengths)}"
+                raise ValueError(msg)
+            n = lengths.pop()
+            self._collate = lambda i: tuple(t[torch.from_numpy(i)] for t in tensors)
+        if index is not None:
+            self.index = np.asarray(index, dtype=np.int64)
+        else:
+            self.index = np.arange(n or 0, dtype=np.int64)
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.generator = generator
+        self.device = torch.device(device)
+        self.drop_last = drop_last
+
+    def __len__(self) -> int:
+        n = len(self.index)
+        return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def __iter__(self) -> Iterator[Any]:
+        n = len(self.index)
+        if self.shuffle:
+            order = self.index[torch.randperm(n, generator=self.generator).numpy()]
+        else:
+            order = self.index
+        for b in range(len(self)):
+            yield to_device(
+                self._collate(order[b * self.batch_size : (b + 1) * self.batch_size]), self.device
+            )
+
+
+def _state(modules: Sequence[nn.Module]) -> list[dict[str, torch.Tensor]]:
+    return [{k: v.detach().clone() for k, v in m.state_dict().items()} for m in modules]
+
+
+def train(
+    step: Step,
+    loader: _Sized,
+    *,
+    epochs: int,
+    evaluate: Callable[[], Mapping[str, float]] | None = None,
+    monitor: str = "val_loss",
+    patience: int | None = None,
+    min_delta: float = 0.0,
+    modules: Sequence[nn.Module] = (),
+    scheduler: _Plateau | None = None,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict[str, list[float]]:
+    """Run ``step`` over ``loader`` for ``epochs`` epochs; return the per-epoch history.
+
+    Each batch goes to ``step``, which updates the model(s) and returns named
+    losses; the history holds the mean of each over the epoch's batches, plus
+    whatever ``evaluate`` returns after the epoch. With ``evaluate``, the state of
+    ``modules`` at the epoch with the lowest ``monitor`` is restored at the end, and
+    with ``patience`` training stops once ``monitor`` has not improved by more than
+    ``min_delta`` for that many epochs.
+
+    Args:
+        step: ``step(batch) -> {name: float}``: one optimizer update.
+        loader: an iterable of batches with ``len`` (a :class:`Loader`).
+        epochs: maximum number of epochs.
+        evaluate: called after every epoch, returns validation metrics.
+        monitor: the key of ``evaluate``'s result to minimize.
+        patience: epochs without improvement before stopping (``None``: never stop).
+        min_delta: smallest decrease that counts as an improvement.
+        modules: the networks whose best state is restored.
+        scheduler: stepped with ``monitor`` after each epoch, e.g.
+            :class:`torch.optim.lr_scheduler.ReduceLROnPlateau` (needs ``evaluate``).
+        progress: show a progress bar (``tqdm.auto``).
+        desc: label of the progress bar.
+
+    Returns:
+        ``{name: [value per epoch]}`` for every loss and metric.
+
+    Raises:
+        ValueError: for ``epochs < 1``, or if ``evaluate`` does not return ``monitor``.
+        FloatingPointError: if a step returns a non-finite loss (training diverged).
+    """
+    if epochs < 1:
+        msg = f"epochs must be at least 1, got {epochs}"
+        raise ValueError(msg)
+    history: dict[str, list[float]] = {}
+    best, best_epoch, waited = math.inf, -1, 0
+    best_state: list[dict[str, torch.Tensor]] | None = None
+    n_batches = len(loader)
+    with tqdm(total=epochs * n_batches, disable=not progress, desc=desc, unit="batch") as bar:
+        for epoch in range(epochs):
+            sums: dict[str, float] = {}
+            count = 0
+            for batch in loader:
+                losses = step(batch)
+                for name, value in losses.items():
+                    if not math.isfinite(value):
+                        msg = f"{desc}: {name} is {value} at epoch {epoch + 1}, batch {count + 1}: training diverged (try a smaller lr)"
+                        raise FloatingPointError(msg)
+                    sums[name] = sums.get(name, 0.0) + value
+                count += 1
+                bar.update()
+            for name, total in sums.items():
+                history.setdefault(name, []).append(total / max(count, 1))
+            if evaluate is not None:
+                metrics = evaluate()
+                if monitor not in metrics:
+                    msg = (
+                        f"train: evaluate() returned {sorted(metrics)}, without monitor={monitor!r}"
+                    )
+                    raise ValueError(msg)
+                for name, value in metrics.items():
+                    history.setdefault(name, []).append(float(value))
+            last = {k: f"{v[-1]:.4g}" for k, v in history.items()}
+            bar.set_postfix(epoch=epoch + 1, **last, refresh=False)
+            log.debug("%s: epoch %d %s", desc, epoch + 1, last)
+            if evaluate is None:
+                continue
+            value = history[monitor][-1]
+            if scheduler is not None:
+                scheduler.step(value)
+            if value < best - min_delta or best_state is None:
+                best, best_epoch, waited = value, epoch, 0
+                best_state = _state(modules)
+            else:
+                waited += 1
+                if patience is not None and waited >= patience:
+                    log.info(
+                        "%s: stopped after epoch %d; best %s %.5g at epoch %d",
+                        desc,
+                        epoch + 1,
+                        monitor,
+                        best,
+                        best_epoch + 1,
+                    )
+                    break
+        if bar.n < bar.total:  # stopped early: end the bar at 100 %, not at a partial count
+            bar.total = bar.n
+            bar.refresh()
+    if best_state is not None:
+        for module, state in zip(modules, best_state, strict=True):
+            module.load_state_dict(state)
+    return history
+
+
+def _call(model: nn.Module, inputs: Any) -> torch.Tensor:
+    out: torch.Tensor = model(*inputs) if isinstance(inputs, tuple | list) else model(inputs)
+    return out
+
+
+def classifier_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, *, mixed_precision: bool = False
+) -> Step:
+    """The step of a binary classifier trained with weighted binary cross entropy.
+
+    Batches are ``(inputs, target, weight)``: ``inputs`` a tensor or a tuple of the
+    model's arguments, ``target`` ``(B,)`` in {0, 1}, ``weight`` ``(B,)``. The loss
+    is ``mean(weight * BCE(logit, target))``: with weights normalized to mean 1
+    over the training set, each batch is an unbiased estimate of the weighted loss.
+    With ``mixed_precision`` the forward pass runs under :func:`autocast`.
+
+    Returns:
+        ``step(batch) -> {"train_loss": float}``.
+    """
+
+    def step(batch: tuple[Any, torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        inputs, target, weight = batch
+        if not model.training:  # Module.train() walks every submodule: not on each step
+            model.train()
+        with autocast(target.device, mixed_precision):
+            logit = _call(model, inputs).float()
+            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+            loss = (loss * weight).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        return {"train_loss": float(loss.detach())}
+
+    return step
+
+
+def averaged(step: Step, model: nn.Module, decay: float) -> tuple[Step, nn.Module]:
+    """``step`` followed by an update of an exponential moving average of ``model``.
+
+    After update ``n`` the average is ``a <- d a + (1 - d) theta`` with
+    ``d = min(decay, (1 + n) / (10 + n))``: over a long training it covers the last
+    ~``1 / (1 - decay)`` steps, over a short one the last ~10 % of them. It smooths
+    out the noise of the final minibatch updates (Polyak averaging): for DCTR it
+    leaves a much smoother likelihood ratio than the last parameters, at no extra
+    training cost. Validate and keep the averaged copy; buffers are copied.
+
+    Args:
+        step: the optimizer step on ``model``.
+        model: the trained network.
+        decay: the largest decay per step, in ``(0, 1)``.
+
+    Returns:
+        ``(new step, averaged copy of model)``.
+    """
+    if not 0 < decay < 1:
+        msg = f"averaged: decay must be in (0, 1), got {decay}"
+        raise ValueError(msg)
+    average = copy.deepcopy(model).requires_grad_(False)
+    pairs = list(zip(average.parameters(), model.parameters(), strict=True))
+    buffers = list(zip(average.buffers(), model.buffers(), strict=True))
+    updates = 0
+
+    def averaged_step(batch: Any) -> Mapping[str, float]:
+        nonlocal updates
+        losses = step(batch)
+        d = min(decay, (1 + updates) / (10 + updates))
+        updates += 1
+        with torch.no_grad():
+            for a, p in pairs:
+                a.lerp_(p.detach(), 1.0 - d)
+            for kept, current in buffers:
+                kept.copy_(current)
+        return losses
+
+    return averaged_step, average
+
+
+def predict(model: nn.Module, batches: Iterable[Any]) -> torch.Tensor:
+    """Concatenated outputs of ``model`` in eval mode over ``batches`` of inputs, on CPU.
+
+    Each batch is the model's input tensor or a tuple of its arguments (a batch of
+    the form ``(inputs, target, weight)`` is not: pass the inputs).
+    """
+    outputs: list[torch.Tensor] = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        outputs.extend(_call(model, inputs).float().cpu() for inputs in batches)
+    model.train(was_training)
+    return torch.cat(outputs) if outputs else torch.zeros(0)
+
+
+def evaluate_classifier(model: nn.Module, batches: Iterable[Any]) -> tuple[float, torch.Tensor]:
+    """Weighted binary cross entropy and the logits of a classifier over ``(inputs, target, weight)`` batches.
+
+    Returns:
+        ``(sum(w * BCE) / sum(w), logits (M,) on CPU)``.
+    """
+    total, norm = 0.0, 0.0
+    logits = []
+    was_training = model.training
+    model.eval()
+    with torch.inference_mode():
+        for inputs, target, weight in batches:
+            logit = _call(model, inputs)
+            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
+            total += float((loss * weight).sum())
+            norm += float(weight.sum())
+            logits.append(logit.float().cpu())
+    model.train(was_training)
+    return total / max(norm, 1e-300), torch.cat(logits) if logits else torch.zeros(0)
+
+
+def train_steps(
+    step: Step,
+    batches: Iterable[Any],
+    *,
+    steps: int,
+    progress: bool = True,
+    desc: str = "training",
+) -> dict[str, list[float]]:
+    """Run ``step`` for a fixed number of steps, cycling through ``batches``; return every loss.
+
+    The loop of adversarial training, which counts generator updates rather than
+    epochs: each step takes the next batch (a :class:`Loader` is iterated again,
+    reshuffled, when it runs out) and returns named losses, all of which are kept.
+
+    Args:
+        step: ``step(batch) -> {name: float}``: one update (for a GAN: the critic
+            updates and one generator update).
+        batches: an iterable of batches, iterated as often as needed.
+        steps: number of steps.
+        progress: show a progress bar (``tqdm.auto``).
+        desc: label of the progress bar.
+
+    Returns:
+        ``{name: [value per step]}``.
+
+    Raises:
+        ValueError: for ``steps < 1``, or ``batches`` without a batch.
+        FloatingPointError: if a step returns a non-finite loss (training diverged).
+    """
+    if steps < 1:
+        msg = f"steps must be at least 1, got {steps}"
+        raise ValueError(msg)
+    history: dict[str, list[float]] = {}
+    iterator = iter(batches)
+    with tqdm(total=steps, disable=not progress, desc=desc, unit="step") as bar:
+        for i in range(steps):
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                iterator = iter(batches)
+                try:
+                    batch = next(iterator)
+                except StopIteration:
+                    msg = f"{desc}: batches yields no batch"
+                    raise ValueError(msg) from None
+            losses = step(batch)
+            for name, value in losses.items():
+                if not math.isfinite(value):
+                    msg = f"{desc}: {name} is {value} at step {i + 1}: training diverged (try a smaller lr)"
+                    raise FloatingPointError(msg)
+                history.setdefault(name, []).append(float(value))
+            bar.update()
+            if progress and (i % 50 == 0 or i == steps - 1):
+                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
+    log.debug("%s: %d steps, last %s", desc, steps, {k: v[-1] for k, v in history.items()})
+    return history
+
+
+def gradient_penalty(
+    critic: nn.Module, real: torch.Tensor, fake: torch.Tensor, *args: Any
+) -> torch.Tensor:
+    """The WGAN-GP gradient penalty ``E[(||grad_u f(u)||_2 - 1)^2]``, unscaled.
+
+    ``u = eps * real + (1 - eps) * fake`` with ``eps ~ U[0, 1]`` drawn per event
+    (torch's global generator), the norm taken over all but the batch axis. The
+    graph is kept (``create_graph``), so the penalty trains the critic; multiply
+    by ``lambda`` for eq. (4). A tiny constant under the square root keeps the
+    gradient of the norm finite where the critic's gradient vanishes.
+
+    Args:
+        critic: ``critic(u, *args) -> (B,)`` or ``(B, 1)`` scores.
+        real: ``(B, ...)`` real events.
+        fake: ``(B, ...)`` generated events (detached or not; the penalty does not
+            reach the generator).
+        *args: further critic inputs, passed unchanged (a condition).
+
+    Returns:
+        Scalar tensor.
+
+    References:
+        Gulrajani et al., "Improved Training of Wasserstein GANs", arXiv:1704.00028;
+        Erdmann et al., eqs. (4, 5).
+    """
+    if real.shape != fake.shape:
+        msg = f"gradient_penalty: real {tuple(real.shape)} and fake {tuple(fake.shape)} differ"
+        raise ValueError(msg)
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device)
+    u = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+    score = critic(u, *args)
+    (grad,) = torch.autograd.grad(score.sum(), u, create_graph=True)
+    norm = torch.sqrt(grad.flatten(1).pow(2).sum(1) + 1e-12)
+    return ((norm - 1.0) ** 2).mean()

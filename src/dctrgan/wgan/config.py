@@ -1,0 +1,226 @@
+"""The hyperparameters of :class:`dctrgan.WGAN`: defaults per shape family, checks, JSON form."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Any
+
+from dctrgan.nn.gan import Family, family_of
+
+__all__ = (
+    "DEFAULTS",
+    "FORMAT",
+    "FORMAT_VERSION",
+    "LOSSES",
+    "TRANSFORMS",
+    "Config",
+    "Defaults",
+    "dumps",
+    "loads",
+)
+
+#: Format tag and version of saved WGAN models (a newer version is refused on load).
+FORMAT = "dctrgan.WGAN"
+FORMAT_VERSION = 1
+
+LOSSES = ("wasserstein", "bce")
+TRANSFORMS = ("standardize", "log1p", "linear")
+
+
+@dataclasses.dataclass(frozen=True)
+class Defaults:
+    """What a shape family uses for the arguments left at ``None``.
+
+    ``n_critic``, ``gp`` and ``betas`` are for ``loss="wasserstein"``; the vanilla
+    GAN (``loss="bce"``) uses one discriminator update, no penalty and Adam's
+    usual ``(0.9, 0.999)``.
+    """
+
+    latent: int
+    n_critic: int
+    gp: float
+    kappa: float
+    lr: float
+    betas: tuple[float, float]
+    decay: float
+    batch_size: int
+    steps: int
+    width_cpu: int
+    width_cuda: int
+    transform: str
+
+
+DEFAULTS: dict[Family, Defaults] = {
+    # DCTRGAN sec. III A: generator 2 x 15, discriminator 2 x 25, latent 5 (1D) or
+    # 8 (2D circle; 25 for the 5 x 5 grid), batch 128, Keras' Adam lr 1e-3; the toy
+    # settings of Gulrajani et al.: n_critic 5, lambda 0.1 (with lambda >= 1 a 1D
+    # critic whose slope starts with the wrong sign cannot flip it: the two-sided
+    # penalty is a barrier at zero slope, and the generator runs away)
+    "points": Defaults(
+        latent=5,
+        n_critic=5,
+        gp=0.1,
+        kappa=1.0,
+        lr=1e-3,
+        betas=(0.5, 0.9),
+        decay=0.0,
+        batch_size=128,
+        steps=2000,
+        width_cpu=0,
+        width_cuda=0,
+        transform="standardize",
+    ),
+    # Erdmann et al. sec. 2.3: latent 80, n_critic 8, lambda 3, kappa 1e-3, Adam 5e-4,
+    # (0.5, 0.9), decay 1e-4, batch 64; width 64 is Tables 1-2 (GPU), 16 the CPU size
+    "patterns": Defaults(
+        latent=80,
+        n_critic=8,
+        gp=3.0,
+        kappa=1e-3,
+        lr=5e-4,
+        betas=(0.5, 0.9),
+        decay=1e-4,
+        batch_size=64,
+        steps=2000,
+        width_cpu=16,
+        width_cuda=64,
+        transform="log1p",
+    ),
+    # calorimeter showers: the usual WGAN-GP settings (n_critic 5, lambda 10, Adam 1e-4)
+    "volumes": Defaults(
+        latent=64,
+        n_critic=5,
+        gp=10.0,
+        kappa=1e-3,
+        lr=1e-4,
+        betas=(0.5, 0.9),
+        decay=0.0,
+        batch_size=32,
+        steps=2000,
+        width_cpu=8,
+        width_cuda=32,
+        transform="log1p",
+    ),
+}
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _betas(value: Any) -> bool:
+    return len(value) == 2 and all(0 <= b < 1 for b in value)
+
+
+def _nonnegative(value: float) -> bool:
+    return math.isfinite(value) and value >= 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """The hyperparameters of a WGAN, as saved (see :class:`dctrgan.WGAN`)."""
+
+    shape: tuple[int, ...]
+    condition_dim: int
+    latent: int
+    n_critic: int
+    gp: float
+    kappa: float
+    lr: float
+    betas: tuple[float, float]
+    decay: float
+    loss: str
+    width: int
+    critic_condition: bool
+    dropout: float
+    transform: str
+    batch_size: int
+    steps: int
+    seed: int
+
+    def __post_init__(self) -> None:
+        family = family_of(self.shape)
+        checks: tuple[tuple[str, bool, str], ...] = (
+            ("condition_dim", _count(self.condition_dim), "an integer >= 0"),
+            ("latent", _positive_int(self.latent), "a positive integer"),
+            ("n_critic", _positive_int(self.n_critic), "a positive integer"),
+            ("gp", _nonnegative(self.gp), "finite and >= 0"),
+            ("kappa", _nonnegative(self.kappa), "finite and >= 0"),
+            ("lr", math.isfinite(self.lr) and self.lr > 0, "positive"),
+            (
+                "betas",
+                _betas(self.betas),
+                "two numbers in [0, 1)",
+            ),
+            ("decay", _nonnegative(self.decay), "finite and >= 0"),
+            ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
+            ("width", family == "points" or _positive_int(self.width), "a positive integer"),
+            ("dropout", 0 <= self.dropout < 1, "in [0, 1)"),
+            (
+                "transform",
+                self.transform == "standardize"
+                if family == "points"
+                else self.transform in ("log1p", "linear"),
+                "'standardize' for points, 'log1p' or 'linear' for patterns and volumes",
+            ),
+            ("batch_size", _positive_int(self.batch_size), "a positive integer"),
+            ("steps", _positive_int(self.steps), "a positive integer"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                msg = f"WGAN: {name} must be {expected}, got {getattr(self, name)!r}"
+                raise ValueError(msg)
+
+    @property
+    def family(self) -> Family:
+        """``"points"``, ``"patterns"`` or ``"volumes"``."""
+        return family_of(self.shape)
+
+    def to_json(self) -> str:
+        """The config as JSON text (keys sorted)."""
+        d = dataclasses.asdict(self)
+        d["shape"], d["betas"] = list(self.shape), list(self.betas)
+        return dumps(d)
+
+    @classmethod
+    def from_json(cls, text: Any) -> Config:
+        """The config from :meth:`to_json` output.
+
+        Raises:
+            ValueError: for missing, unknown or invalid fields.
+        """
+        d = loads(text)
+        names = {f.name for f in dataclasses.fields(cls)}
+        if set(d) != names:
+            msg = f"config fields differ: missing {sorted(names - set(d))}, unknown {sorted(set(d) - names)}"
+            raise ValueError(msg)
+        d["shape"] = tuple(int(s) for s in d["shape"])
+        d["betas"] = tuple(float(b) for b in d["betas"])
+        return cls(**d)
+
+
+def dumps(d: dict[str, Any]) -> str:
+    """JSON text of a dictionary (keys sorted, so equal dictionaries give equal text)."""
+    return json.dumps(d, sort_keys=True)
+
+
+def loads(text: Any) -> dict[str, Any]:
+    """The dictionary of JSON ``text``.
+
+    Raises:
+        TypeError: if ``text`` is not the JSON text of an object.
+    """
+    if not isinstance(text, str):
+        msg = f"expected JSON text, got {type(text).__name__}"
+        raise TypeError(msg)
+    d = json.loads(text)
+    if not isinstance(d, dict):
+        msg = f"expected a JSON object, got {type(d).__name__}"
+        raise TypeError(msg)
+    return d

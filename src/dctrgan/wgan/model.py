@@ -1,0 +1,588 @@
+"""WGAN: a Wasserstein GAN with gradient penalty and a label constrainer.
+
+A generator ``g(z, y)`` learns to produce events ``x`` (toy points, 9 x 9 air-shower
+signal patterns, calorimeter voxels) from Gaussian noise ``z`` and, optionally, a
+physics label ``y`` (the primary or incident energy). A critic ``f`` estimates the
+Wasserstein distance between real and generated events, kept 1-Lipschitz by a
+gradient penalty; a constrainer ``a`` learns to reconstruct the label from real
+events, and the generator pays ``kappa (y - a(g(z, y)))^2`` for events whose
+reconstructed label misses the one asked for (Erdmann et al. sec. 2.1-2.3)::
+
+    from dctrgan.simulate import airshower
+    data = airshower(20_000, "data", seed=1)
+    wgan = WGAN((9, 9), condition_dim=1).fit(data)          # label: data.energy
+    patterns = wgan.sample(5000, condition=[10.0] * 5000)   # (5000, 9, 9) VEM
+    energy = wgan.reconstruct(patterns)                     # paper Fig. 3
+
+References:
+    M. Erdmann, L. Geiger, J. Glombitza, D. Schmidt, "Generating and refining
+    particle detector simulations using the Wasserstein distance in adversarial
+    networks", Comput. Softw. Big Sci. 2 (2018) 4, secs. 2.1-2.3, 4, Tables 1-2.
+    I. Gulrajani et al., "Improved Training of Wasserstein GANs", arXiv:1704.00028.
+    DCTRGAN (Diefenbacher et al.), sec. III A (the toy GANs).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import operator
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import awkward as ak
+import numpy as np
+import torch
+from torch import nn
+
+from dctrgan.modelfile import cpu_state, read_model, write_model
+from dctrgan.wgan.config import (
+    DEFAULTS,
+    FORMAT,
+    FORMAT_VERSION,
+    Config,
+    dumps,
+    loads,
+)
+from dctrgan.wgan._inputs import Events, LabelScaling, Scaling, as_condition, as_events
+from dctrgan.nn.gan import build_networks, family_of
+from dctrgan.wgan._train import Networks, adversarial_step
+from dctrgan.data import DEFAULT_GEOMETRY, Geometry
+from dctrgan.features import from_voxels
+from dctrgan.training import (
+    Loader,
+    predict,
+    resolve_device,
+    resolve_mixed_precision,
+    seeded,
+    threads,
+    train_steps,
+)
+
+__all__ = ("WGAN",)
+
+log = logging.getLogger(__name__)
+
+#: Training labels kept for drawing the labels of :meth:`WGAN.sample` (saved with the model).
+_KEPT_LABELS = 10_000
+#: Events per batch when sampling or reconstructing, per shape family.
+_PREDICT_BATCH = {"points": 1 << 15, "patterns": 4096, "volumes": 128}
+
+
+def _integer(value: Any) -> int:
+    """``value`` as a Python int (numpy integers too); a float is a TypeError, not truncated."""
+    return operator.index(value)
+
+
+class WGAN:
+    """A Wasserstein GAN with gradient penalty and, with a label, a constrainer.
+
+    The networks follow ``shape``; arguments left at ``None`` take the defaults of
+    its family:
+
+    ============  ===================  =====================  ======================
+    argument      points ``(d,)``      patterns ``(H, W)``    volumes ``(L, H, W)``
+    ============  ===================  =====================  ======================
+    networks      MLPs: G 2x15,        Tables 1-2 of Erdmann  3D (transposed) convs
+                  critic 2x25 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
+                                       conv constrainer
+    latent        5 (d=1), 8 (d>1)     80                     64
+    n_critic      5 (``bce``: 1)       8                      5
+    gp (lambda)   0.1 (``bce``: 0)     3                      10
+    kappa         1                    1e-3                   1e-3
+    lr            1e-3                 5e-4                   1e-4
+    betas         (0.5, 0.9)           (0.5, 0.9)             (0.5, 0.9)
+    decay         0                    1e-4                   0
+    batch_size    128                  64                     32
+    steps         2000                 2000                   2000
+    width         --                   64 CUDA / 16 CPU       32 CUDA / 8 CPU
+    transform     standardize          log1p                  log1p
+    ============  ===================  =====================  ======================
+
+    The patterns column is the paper's (Erdmann et al. sec. 2.3; ``width=64`` is the
+    size of Tables 1-2), the points column the DCTRGAN toys (sec. III A: batch 128;
+    latent 25 for the 5 x 5 grid is ``latent=25``; ``lambda = 0.1`` as in the toys of
+    Gulrajani et al.: with ``lambda >= 1`` a 1D critic that starts with the wrong slope
+    cannot turn it, since the penalty is a barrier at zero slope). ``loss="bce"``
+    with one discriminator update per step, no penalty and Adam
+    ``betas=(0.9, 0.999)`` is the vanilla GAN of the DCTRGAN toys.
+
+    Inputs are scaled inside the model, and samples come back in physical units:
+    points are standardized per column; signals and energies (``>= 0``, spanning
+    decades: air-shower stations from 0 to ~1e7 VEM) enter as
+    ``log1p(x / s) / t`` with ``s`` the median positive value and ``t`` the mean of
+    ``log1p(x / s)`` over positive values (``transform="linear"``: ``x / mean``).
+    The generators of patterns and volumes end in a ReLU: non-negative outputs with
+    exact zeros. Labels are standardized for the networks; ``C3`` and ``C4`` are
+    in the label's own units, as eqs. (7, 8), so ``kappa = 1e-3`` is the paper's for
+    energies in EeV (1-100).
+
+    The critic sees the events only, as the paper's (Table 2): the label reaches the
+    generator through ``C3``. ``critic_condition=True`` also gives it the label
+    (joined to its pooled features), a conditional critic.
+
+    Args:
+        shape: the shape of one event: ``(d,)``, ``(H, W)`` or ``(L, H, W)``.
+        condition_dim: number of labels (0: unconditional, no constrainer).
+        latent: dimension of the Gaussian noise ``z``.
+        n_critic: critic (and constrainer) updates per generator update.
+        gp: ``lambda`` of the gradient penalty (eq. 4).
+        kappa: weight of the constrainer term ``C3`` in the generator loss (eq. 7).
+        lr: Adam learning rate of all three networks.
+        betas: Adam betas (``loss="wasserstein"``).
+        loss: ``"wasserstein"`` (WGAN-GP) or ``"bce"`` (vanilla GAN, sigmoid
+            discriminator, non-saturating generator loss).
+        device: ``"auto"`` (CUDA if available, else CPU), ``"cpu"``, ``"cuda:0"``, ...
+        seed: seed of initialization, shuffling, noise and penalty interpolates; on
+            CPU the same seed gives bit-identical networks.
+        progress: show a progress bar while training.
+        width: size of the convolutional nets (maps of their first layer).
+        critic_condition: give the critic the label too.
+        dropout: dropout rate of the pattern critic (Table 2 has dropout, without a rate).
+        transform: ``"auto"`` (the family's), ``"log1p"`` or ``"linear"`` (patterns,
+            volumes); points are always standardized.
+        decay: Keras-style learning-rate decay ``lr / (1 + decay * updates)``.
+        batch_size: events per critic update (default for :meth:`fit`).
+        steps: generator updates (default for :meth:`fit`).
+        mixed_precision: train in bfloat16 mixed precision
+            (:func:`dctrgan.training.autocast`); ``"auto"``: for volumes (3D) on a
+            CUDA device with bfloat16, off on a CPU. Samples are float32.
+
+    Attributes:
+        history: per generator update: ``critic_loss`` (``-C1 + C2``, mean over the
+            ``n_critic`` updates), ``wasserstein`` (``C1 = E[f(x)] - E[f(x~)]``),
+            ``gradient_penalty`` (``C2``, scaled by ``gp``), ``generator_loss``, and
+            with a label ``constrainer_loss`` (``C4``) and ``constrainer_penalty``
+            (``C3``, scaled by ``kappa``) -- paper Fig. 4.
+
+    Example:
+        >>> from dctrgan.simulate import bimodal_1d
+        >>> wgan = WGAN((1,), progress=False).fit(bimodal_1d.sample(20_000, seed=1))
+        >>> x = wgan.sample(10_000, seed=2)             # (10000, 1)
+    """
+
+    def __init__(
+        self,
+        shape: tuple[int, ...] | int,
+        condition_dim: int = 0,
+        latent: int | None = None,
+        n_critic: int | None = None,
+        gp: float | None = None,
+        kappa: float | None = None,
+        lr: float | None = None,
+        betas: tuple[float, float] | None = None,
+        loss: Literal["wasserstein", "bce"] = "wasserstein",
+        device: str | torch.device = "auto",
+        seed: int = 0,
+        progress: bool = True,
+        *,
+        width: int | None = None,
+        critic_condition: bool = False,
+        dropout: float = 0.25,
+        transform: Literal["auto", "log1p", "linear"] = "auto",
+        decay: float | None = None,
+        batch_size: int | None = None,
+        steps: int | None = None,
+        mixed_precision: bool | Literal["auto"] = "auto",
+    ) -> None:
+        shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
+        family = family_of(shape)
+        d = DEFAULTS[family]
+        self.device = resolve_device(device)
+        self.mixed_precision = resolve_mixed_precision(
+            mixed_precision, self.device, pays=family == "volumes"
+        )
+        vanilla = loss == "bce"
+        if latent is None:
+            latent = 8 if family == "points" and shape[0] > 1 else d.latent
+        if width is None:
+            width = d.width_cuda if self.device.type == "cuda" else d.width_cpu
+        self._config = Config(
+            shape=shape,
+            condition_dim=_integer(condition_dim),
+            latent=_integer(latent),
+            n_critic=_integer(n_critic if n_critic is not None else (1 if vanilla else d.n_critic)),
+            gp=float(gp if gp is not None else (0.0 if vanilla else d.gp)),
+            kappa=float(kappa if kappa is not None else d.kappa),
+            lr=float(lr if lr is not None else d.lr),
+            betas=tuple(betas) if betas is not None else d.betas,  # type: ignore[arg-type]
+            decay=float(decay if decay is not None else d.decay),
+            loss=loss,
+            width=_integer(width),
+            critic_condition=critic_condition,
+            dropout=dropout,
+            transform=d.transform if transform == "auto" else transform,
+            batch_size=_integer(batch_size if batch_size is not None else d.batch_size),
+            steps=_integer(steps if steps is not None else d.steps),
+            seed=_integer(seed),
+        )
+        self.progress = progress
+        self.history: dict[str, list[float]] = {}
+        self._nets: Networks | None = None
+        self._scaling: Scaling | None = None
+        self._label_scaling: LabelScaling | None = None
+        self._labels: torch.Tensor | None = None  # (M, c) training labels, label units
+        self._energies: torch.Tensor | None = None  # (M,) the events' own labels
+        self._geometry: Geometry | None = None
+
+    def __repr__(self) -> str:
+        c = self._config
+        state = "fitted" if self._nets is not None else "not fitted"
+        return f"WGAN(shape={c.shape}, condition_dim={c.condition_dim}, loss={c.loss!r}, {state})"
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The hyperparameters (as saved with the model)."""
+        return loads(self._config.to_json())
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of one event."""
+        return self._config.shape
+
+    @property
+    def generator(self) -> nn.Module:
+        """The generator network (on the internal scale; see :meth:`sample`)."""
+        return self._fitted("generator").generator
+
+    @property
+    def critic(self) -> nn.Module:
+        """The critic network."""
+        return self._fitted("critic").critic
+
+    @property
+    def constrainer(self) -> nn.Module | None:
+        """The constrainer network (``None`` without a label)."""
+        return self._fitted("constrainer").constrainer
+
+    def _fitted(self, what: str) -> Networks:
+        if self._nets is None:
+            msg = f"WGAN.{what}: the model is not fitted; call fit() or WGAN.load() first"
+            raise RuntimeError(msg)
+        return self._nets
+
+    def _build(self) -> Networks:
+        c = self._config
+        generator, critic, constrainer = build_networks(
+            c.shape,
+            latent=c.latent,
+            condition_dim=c.condition_dim,
+            width=c.width,
+            critic_condition=c.critic_condition,
+            dropout=c.dropout,
+        )
+        nets = Networks(generator, critic, constrainer)
+        for module in nets.modules().values():
+            module.to(self.device)
+        return nets
+
+    def _threads(self) -> int | None:
+        # The toy MLPs and the 9 x 9 nets are too small to gain from intra-op threads,
+        # and on a busy machine the waiting OpenMP workers make them several times slower.
+        small = self._config.family in ("points", "patterns")
+        return 1 if small and self.device.type == "cpu" else None
+
+    # ------------------------------------------------------------------ fit
+
+    def fit(
+        self,
+        x: Any,
+        condition: Any = None,
+        *,
+        steps: int | None = None,
+        batch_size: int | None = None,
+    ) -> WGAN:
+        """Train generator, critic and constrainer from scratch on real events.
+
+        Args:
+            x: ``(N, *shape)`` numpy array or torch tensor in physical units; for
+                ``(H, W)`` also air-shower events (their :func:`~dctrgan.features.pattern`,
+                VEM), for ``(L, H, W)`` also calorimeter showers (their
+                :func:`~dctrgan.features.voxelize`, MeV).
+            condition: ``(N,)`` or ``(N, condition_dim)`` labels; default for events
+                with ``condition_dim == 1``: ``energy`` (EeV) of air showers,
+                ``incident_energy`` (GeV) of calorimeter showers.
+            steps: generator updates (default: the constructor's).
+            batch_size: events per critic update (default: the constructor's).
+
+        Returns:
+            ``self``, fitted.
+
+        Raises:
+            ValueError: naming the argument, for events of the wrong shape, empty,
+                non-finite or negative (patterns, volumes) inputs, a missing,
+                superfluous or mismatched ``condition``, or bad ``steps``/``batch_size``.
+            FloatingPointError: if training diverges.
+        """
+        c = dataclasses.replace(
+            self._config,
+            steps=_integer(steps) if steps is not None else self._config.steps,
+            batch_size=_integer(batch_size) if batch_size is not None else self._config.batch_size,
+        )
+        events = as_events(x, c.shape, c.family)
+        n = len(events.x)
+        y = self._fit_condition(events, condition, n)
+        self._config, self._nets = c, None
+        rng = np.random.default_rng(c.seed)
+        self._geometry = events.geometry
+        self._scaling = Scaling.fit(events.x, c.transform)
+        data = [torch.from_numpy(self._scaling.forward(events.x))]
+        keep = np.sort(rng.choice(n, size=min(n, _KEPT_LABELS), replace=False))
+        self._energies = None if events.label is None else torch.from_numpy(events.label[keep])
+        label_std: torch.Tensor | None = None
+        if y is not None:
+            self._label_scaling = LabelScaling.fit(y)
+            self._labels = torch.from_numpy(y[keep])
+            data.append(torch.from_numpy(self._label_scaling.forward(y)))
+            label_std = self._label_scaling.std_tensor(self.device)
+        else:
+            self._label_scaling, self._labels = None, None
+        chunk = c.n_critic * c.batch_size
+        index = np.tile(np.arange(n), -(-chunk // n))  # at least one full step of events
+        log.info("WGAN: fitting %s on %d events, %d steps", c.shape, n, c.steps)
+        with seeded(c.seed, self.device) as generator, threads(self._threads()):
+            nets = self._build()
+            nets.prepare(c)
+            loader = Loader(
+                data,
+                batch_size=chunk,
+                index=index,
+                shuffle=True,
+                generator=generator,
+                device=self.device,
+                drop_last=True,
+            )
+            step = adversarial_step(
+                nets, c, label_std, self.device, mixed_precision=self.mixed_precision
+            )
+            self.history = train_steps(
+                step, loader, steps=c.steps, progress=self.progress, desc="WGAN"
+            )
+        for module in nets.modules().values():
+            module.eval()
+        self._nets = nets
+        return self
+
+    def _fit_condition(self, events: Events, condition: Any, n: int) -> np.ndarray | None:
+        c = self._config
+        if c.condition_dim == 0:
+            if condition is not None:
+                msg = "condition: given, but the WGAN has condition_dim=0 (pass condition_dim=)"
+                raise ValueError(msg)
+            return None
+        if condition is not None:
+            return as_condition(condition, n, c.condition_dim)
+        if events.label is None or c.condition_dim != 1:
+            msg = f"condition: required for condition_dim={c.condition_dim} (only air-shower and calorimeter events carry their energy)"
+            raise ValueError(msg)
+        return as_condition(events.label, n, 1)
+
+    # ------------------------------------------------------------------ use
+
+    def _labels_for(self, n: int, condition: Any, generator: torch.Generator) -> torch.Tensor:
+        """Raw ``(n, c)`` labels: ``condition``, else drawn from the training labels."""
+        c = self._config
+        if c.condition_dim == 0:
+            if condition is not None:
+                msg = "condition: given, but the WGAN has condition_dim=0"
+                raise ValueError(msg)
+            return torch.zeros(n, 0)
+        if condition is not None:
+            return torch.from_numpy(as_condition(condition, n, c.condition_dim))
+        assert self._labels is not None
+        pick = torch.randint(len(self._labels), (n,), generator=generator)
+        return self._labels[pick]
+
+    def _generate(self, n: int, condition: Any, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
+        nets = self._fitted("sample")
+        assert self._scaling is not None
+        if n < 0:
+            msg = f"n must be non-negative, got {n}"
+            raise ValueError(msg)
+        if seed is None:
+            seed = int(torch.randint(0, 2**62, ()))
+        generator = torch.Generator().manual_seed(seed)
+        c = self._config
+        z = torch.randn(n, c.latent, generator=generator)
+        labels = self._labels_for(n, condition, generator)
+        if self._label_scaling is not None:
+            y = torch.from_numpy(self._label_scaling.forward(labels.numpy()))
+        else:
+            y = torch.zeros(n, 0)
+        size = _PREDICT_BATCH[c.family]
+        batches = (
+            (z[i : i + size].to(self.device), y[i : i + size].to(self.device))
+            for i in range(0, n, size)
+        )
+        with threads(self._threads()):
+            u = predict(nets.generator, batches)
+        x = self._scaling.inverse(u.reshape(n, *c.shape)) if n else torch.zeros(0, *c.shape)
+        return x.numpy().astype(np.float32, copy=False), labels.numpy()
+
+    def sample(self, n: int, condition: Any = None, seed: int | None = None) -> np.ndarray:
+        """Generate ``n`` events.
+
+        Args:
+            n: number of events.
+            condition: labels ``(n,)`` or ``(n, condition_dim)`` (a number for one
+                label); default: drawn from the training labels.
+            seed: seed of the noise (and drawn labels); the same seed gives the same
+                events. ``None``: drawn from torch's global generator.
+
+        Returns:
+            ``(n, *shape)`` float32 events in physical units (non-negative for
+            patterns and volumes).
+        """
+        return self._generate(n, condition, seed)[0]
+
+    def sample_events(
+        self,
+        n: int,
+        condition: Any = None,
+        seed: int | None = None,
+        *,
+        energy: Any = None,
+        geometry: Geometry | None = None,
+    ) -> ak.Array:
+        """Generate ``n`` calorimeter showers in the package schema.
+
+        The voxels of :meth:`sample` become hits (:func:`dctrgan.features.from_voxels`)
+        where they reach the geometry's MIP threshold, as in simulated showers, so
+        ``DCTR().fit(real, wgan.sample_events(n))`` compares like with like.
+
+        Args:
+            n: number of showers.
+            condition: labels, as for :meth:`sample`.
+            seed: as for :meth:`sample`.
+            energy: ``incident_energy`` (GeV) to write: default the label for
+                ``condition_dim == 1``, else drawn from the training showers.
+            geometry: the calorimeter (default: that of the training showers, else
+                the ILD-like default if its shape fits).
+
+        Returns:
+            Awkward array of ``n`` showers.
+
+        Raises:
+            ValueError: for a WGAN that does not generate volumes, without an
+                incident energy to write, or without a geometry of its shape.
+        """
+        c = self._config
+        if c.family != "volumes":
+            msg = f"sample_events: only volumes (L, H, W) have an event schema (showers); this WGAN generates {c.shape}: use sample()"
+            raise ValueError(msg)
+        voxels, labels = self._generate(n, condition, seed)
+        if energy is None:
+            if c.condition_dim == 1:
+                energy = labels[:, 0]
+            elif self._energies is not None:
+                pick = np.random.default_rng(seed).integers(len(self._energies), size=n)
+                energy = self._energies.numpy()[pick]
+            else:
+                msg = "energy: needed for a WGAN that was fitted on arrays without a single label"
+                raise ValueError(msg)
+        if geometry is None:
+            geometry = self._geometry if self._geometry is not None else DEFAULT_GEOMETRY
+        if geometry.shape != c.shape:
+            msg = f"geometry: shape {geometry.shape} differs from the WGAN's {c.shape}; pass geometry="
+            raise ValueError(msg)
+        return from_voxels(voxels, energy, geometry, threshold=geometry.threshold)
+
+    def reconstruct(self, x: Any) -> np.ndarray:
+        """The constrainer's label of events: the reconstructed energy of paper Fig. 3.
+
+        Args:
+            x: events as for :meth:`fit` (``(N, *shape)`` in physical units, or
+                air-shower / calorimeter events).
+
+        Returns:
+            ``(N,)`` labels in the label's units (``(N, condition_dim)`` for several).
+
+        Raises:
+            ValueError: for a WGAN without a label, or bad events.
+        """
+        nets = self._fitted("reconstruct")
+        if nets.constrainer is None:
+            msg = "reconstruct: the WGAN has no label (condition_dim=0) and so no constrainer"
+            raise ValueError(msg)
+        assert self._scaling is not None
+        assert self._label_scaling is not None
+        c = self._config
+        u = torch.from_numpy(self._scaling.forward(as_events(x, c.shape, c.family).x))
+        size = _PREDICT_BATCH[c.family]
+        batches = (u[i : i + size].to(self.device) for i in range(0, len(u), size))
+        with threads(self._threads()):
+            pred = predict(nets.constrainer, batches).to(torch.float64)
+        s = self._label_scaling
+        y = (pred * torch.tensor(s.std, dtype=torch.float64) + torch.tensor(s.mean)).numpy()
+        return y[:, 0] if c.condition_dim == 1 else y
+
+    # ------------------------------------------------------------------ files
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the model: state dicts, config (JSON), scalings, history, format version.
+
+        Written to a temporary file in the same folder and renamed, so an
+        interrupted save never leaves a half-written model at ``path``.
+        """
+        nets = self._fitted("save")
+        assert self._scaling is not None
+        fitted = {
+            "scaling": self._scaling.to_dict(),
+            "labels": None if self._label_scaling is None else self._label_scaling.to_dict(),
+            "geometry": None if self._geometry is None else self._geometry.to_dict(),
+            "history": self.history,
+        }
+        payload: dict[str, Any] = {
+            "format": FORMAT,
+            "version": FORMAT_VERSION,
+            "config": self._config.to_json(),
+            "fitted": dumps(fitted),
+            "state": {name: cpu_state(m) for name, m in nets.modules().items()},
+            "labels": self._labels,
+            "energies": self._energies,
+        }
+        write_model(Path(path), payload)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        device: str | torch.device = "auto",
+        progress: bool = True,
+    ) -> WGAN:
+        """Read a model written by :meth:`save`.
+
+        Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
+        only, so a file holding any other Python object is refused without running it.
+
+        Raises:
+            FileNotFoundError: if ``path`` does not exist.
+            ValueError: for a file that is not a dctrgan WGAN model, a damaged one, or
+                one written by a newer dctrgan.
+        """
+        path = Path(path)
+        payload = read_model(path, "WGAN", FORMAT, FORMAT_VERSION)
+        try:
+            config = Config.from_json(payload["config"])
+            fitted = loads(payload["fitted"])
+            states = payload["state"]
+            self = cls(config.shape, config.condition_dim, device=device, progress=progress)
+            self._config = config
+            self._scaling = Scaling.from_dict(fitted["scaling"])
+            if fitted["labels"] is not None:
+                self._label_scaling = LabelScaling.from_dict(fitted["labels"])
+            if fitted["geometry"] is not None:
+                self._geometry = Geometry.from_dict(fitted["geometry"])
+            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            self._labels, self._energies = payload["labels"], payload["energies"]
+            nets = self._build()
+            for name, module in nets.modules().items():
+                module.load_state_dict(states[name])
+                module.eval()
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            msg = f"WGAN.load: {str(path)!r} is a damaged WGAN model ({err})"
+            raise ValueError(msg) from err
+        self._nets = nets
+        return self
