@@ -62,7 +62,8 @@ def synthetic_traces(n: int, rng: np.random.Generator) -> ak.Array:
 
 
 def _simulated(name: str, n: int, rng: np.random.Generator) -> ak.Array | None:
-    """Events of ``dctrgan.simulate.<name>`` with a weight field, or None if it is missing or fails."""
+    """Events of ``dctrgan.simulate.<name>`` with a weight field, or None if it is missing or
+    fails."""
     simulator = getattr(dctrgan.simulate, name, None)
     if simulator is None:
         return None
@@ -75,7 +76,8 @@ def _simulated(name: str, n: int, rng: np.random.Generator) -> ak.Array | None:
 
 
 def showers(n: int, rng: np.random.Generator) -> tuple[ak.Array, str]:
-    """Reference-simulator showers if ``dctrgan.simulate.calorimeter`` works, else synthetic ones."""
+    """Reference-simulator showers if ``dctrgan.simulate.calorimeter`` works, else synthetic
+    ones."""
     events = _simulated("calorimeter", n, rng)
     if events is not None:
         return events, "dctrgan.simulate.calorimeter"

@@ -67,7 +67,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--workdir",
         type=Path,
         default=None,
-        help="cache folder of the input and model (default: a temporary folder, removed at the end)",
+        help=(
+            "cache folder of the input and model (default: a temporary folder, removed at the end)"
+        ),
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder and the outputs"

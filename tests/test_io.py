@@ -16,8 +16,8 @@ import uproot
 
 import dctrgan
 from dctrgan import io
-from dctrgan.io import writing
 from dctrgan.data import SIGNAL_SHAPE, Geometry, make_showers, make_traces
+from dctrgan.io import writing
 
 GEOMETRY = Geometry()
 CELLS = GEOMETRY.n_layers * GEOMETRY.n_x * GEOMETRY.n_y
@@ -558,7 +558,10 @@ def test_hdf5_errors(
         file.create_dataset("30x30/energy", data=np.ones((2, 1)))
     with pytest.raises(
         ValueError,
-        match=r"bad\.h5: dataset '30x30/layers' must have shape \(N, 30, 30, 30\).*\(2, 30, 30, 20\)",
+        match=(
+            r"bad\.h5: dataset '30x30/layers' must have shape \(N, 30, 30, 30\)"
+            r".*\(2, 30, 30, 20\)"
+        ),
     ):
         io.read(path)
     with pytest.raises(FileNotFoundError, match=r"missing\.h5"):
@@ -605,7 +608,10 @@ def test_not_a_ttree(tmp_path: Path, showers: ak.Array) -> None:
 def test_missing_branch(shower_file: Path, traces: ak.Array, tmp_path: Path) -> None:
     with pytest.raises(
         ValueError,
-        match=r"showers\.root:events: no branch 'scene' \(energy\); available branches: incident_energy, nhits",
+        match=(
+            r"showers\.root:events: no branch 'scene' \(energy\); available branches: "
+            r"incident_energy, nhits"
+        ),
     ):
         io.read(shower_file, branches={"energy": "scene"})
     path = io.write(tmp_path / "traces.root", traces)
@@ -664,7 +670,10 @@ def test_wrong_shapes(tmp_path: Path) -> None:
         )
     with pytest.raises(
         ValueError,
-        match=r"short_traces\.root:events: branch 'signal' must hold the signal float\[9\]\[9\]\[80\].*\(9, 9, 40\)",
+        match=(
+            r"short_traces\.root:events: branch 'signal' must hold the signal "
+            r"float\[9\]\[9\]\[80\].*\(9, 9, 40\)"
+        ),
     ):
         io.read(path)
     vox = tmp_path / "vox.root"
@@ -680,7 +689,10 @@ def test_wrong_shapes(tmp_path: Path) -> None:
         )
     with pytest.raises(
         ValueError,
-        match=r"vox\.root:events: branch 'cells' must hold voxels float\[30\]\[30\]\[30\].*\(10, 10, 10\)",
+        match=(
+            r"vox\.root:events: branch 'cells' must hold voxels float\[30\]\[30\]\[30\]"
+            r".*\(10, 10, 10\)"
+        ),
     ):
         io.read(vox, branches={"voxels": "cells"})
 

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 __all__ = (
     "DEFAULT_GEOMETRY",
     "KINDS",
-    "Events",
     "SIGNAL_SHAPE",
+    "Events",
     "Geometry",
     "Kind",
     "behavior",
@@ -130,7 +130,8 @@ class Geometry:
 
     @property
     def layer_z(self) -> np.ndarray:
-        """z of the centre of each sensitive layer, mm, from the calorimeter front: ``(n_layers,)``."""
+        """z of the centre of each sensitive layer, mm, from the calorimeter front:
+        ``(n_layers,)``."""
         back = np.cumsum(np.asarray(self.absorber) + self.gap)
         return back - self.gap + 0.5 * self.silicon
 
@@ -341,7 +342,10 @@ def detect_kind(events: ak.Array) -> Kind:
         return "showers"
     if "signal" in fields:
         return "traces"
-    msg = f"cannot tell the kind of events with fields {sorted(fields)}: expected 'hits' (showers) or 'signal' (traces)"
+    msg = (
+        f"cannot tell the kind of events with fields {sorted(fields)}: expected 'hits' (showers) "
+        "or 'signal' (traces)"
+    )
     raise ValueError(msg)
 
 
@@ -485,10 +489,16 @@ def _validate_signal(signal: ak.Array, strict: bool) -> None:
     try:
         dense = np.asarray(ak.to_numpy(signal, allow_missing=False))
     except (TypeError, ValueError) as err:
-        msg = f"field 'signal': expected {' * '.join(map(str, SIGNAL_SHAPE))} * float32, got type {ak.type(signal)}"
+        msg = (
+            f"field 'signal': expected {' * '.join(map(str, SIGNAL_SHAPE))} * float32, got type "
+            f"{ak.type(signal)}"
+        )
         raise ValueError(msg) from err
     if dense.shape[1:] != SIGNAL_SHAPE:
-        msg = f"field 'signal': expected shape (N, {', '.join(map(str, SIGNAL_SHAPE))}), got {dense.shape}"
+        msg = (
+            f"field 'signal': expected shape (N, {', '.join(map(str, SIGNAL_SHAPE))}), got "
+            f"{dense.shape}"
+        )
         raise ValueError(msg)
     _check_dtype("signal", dense.dtype, np.dtype(np.float32), strict)
     _check_finite("signal", dense.reshape(-1))

@@ -28,11 +28,14 @@ import zipfile
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import torch
 
 from dctrgan.io.files import atomic
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = (
     "FORMAT_VERSION",
@@ -66,15 +69,16 @@ class ModelConfig:
         return {f.name: _jsonable(getattr(self, f.name)) for f in fields}
 
     @classmethod
-    def from_dict(cls: type[C], d: Mapping[str, Any]) -> C:
+    def from_dict(cls, d: object) -> Self:
         """The config of :meth:`to_dict` output, validated.
 
         Raises:
-            ValueError: for a non-mapping, missing, unknown or invalid fields.
+            TypeError: for a non-mapping.
+            ValueError: for missing, unknown or invalid fields.
         """
         if not isinstance(d, Mapping):
             msg = f"{cls.__qualname__}: expected a mapping of fields, got {type(d).__name__}"
-            raise ValueError(msg)
+            raise TypeError(msg)
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
         if set(d) != names:
             msg = (
@@ -148,9 +152,7 @@ def save_model(
     write_model(Path(path), payload)
 
 
-def load_model(
-    path: str | os.PathLike[str], owner: str, config_type: type[C]
-) -> ModelFile[C]:
+def load_model(path: str | os.PathLike[str], owner: str, config_type: type[C]) -> ModelFile[C]:
     """Load a model saved by :func:`save_model` (see :func:`read_model` for the checks).
 
     Raises:
@@ -164,7 +166,7 @@ def load_model(
         config = config_type.from_dict(_json_object(payload["config"]))
         fitted = _json_object(payload["fitted"])
         state = payload["state"]
-    except (KeyError, ValueError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise damaged(path, owner, err) from err
     extra = {k: v for k, v in payload.items() if k not in _ENVELOPE}
     return ModelFile(config, fitted, state, extra)
@@ -179,14 +181,14 @@ def damaged(path: str | os.PathLike[str], owner: str, err: BaseException) -> Val
 
 
 def _json_object(text: Any) -> dict[str, Any]:
-    """The JSON object of ``text``, or a ValueError."""
+    """The JSON object of ``text``, or a TypeError (a ValueError for bad JSON)."""
     if not isinstance(text, str):
         msg = f"expected JSON text, got {type(text).__name__}"
-        raise ValueError(msg)
+        raise TypeError(msg)
     d = json.loads(text)  # json.JSONDecodeError is a ValueError
     if not isinstance(d, dict):
         msg = f"expected a JSON object, got {type(d).__name__}"
-        raise ValueError(msg)
+        raise TypeError(msg)
     return d
 
 
@@ -274,7 +276,10 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
             payload = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except _LOAD_ERRORS as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        msg = f"{owner}.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: {reason})"
+        msg = (
+            f"{owner}.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: "
+            f"{reason})"
+        )
         raise ValueError(msg) from err
     if not isinstance(payload, dict) or payload.get("format") != tag:
         msg = f"{owner}.load: {str(path)!r} is not a dctrgan {owner} model (no {tag!r} format tag)"

@@ -135,7 +135,8 @@ def branch_map(branches: Sequence[str]) -> dict[str, str] | None:
 
 
 def step_size(text: str) -> int | str:
-    """``"10000"`` (events) -> 10000; ``"100 MB"`` stays a size (checked by :func:`dctrgan.iterate`)."""
+    """``"10000"`` (events) -> 10000; ``"100 MB"`` stays a size (checked by
+    :func:`dctrgan.iterate`)."""
     return int(text) if text.strip().isdigit() else text
 
 

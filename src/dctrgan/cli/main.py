@@ -27,10 +27,10 @@ from pathlib import Path
 import click
 
 from dctrgan import demo, io, simulate
+from dctrgan._version import __version__
 from dctrgan.cli._common import NPZ, check_output, is_npz, write_npz
 from dctrgan.cli.dctr import fit_command, report_command, weight_command
 from dctrgan.cli.gan import generate_command, refine_command
-from dctrgan._version import __version__
 
 __all__ = ("main",)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import awkward as ak
 import numpy as np

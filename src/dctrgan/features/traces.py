@@ -217,7 +217,8 @@ def pattern(events: ak.Array | np.ndarray) -> np.ndarray:
 
 
 def total_signal(events: ak.Array | np.ndarray) -> np.ndarray:
-    """Total signal of each air-shower event in VEM, ``(N,)`` float64 (per station: :func:`pattern`).
+    """Total signal of each air-shower event in VEM, ``(N,)`` float64 (per station:
+    :func:`pattern`).
 
     Args:
         events: traces (a ``signal`` field) or a ``(N, n_x, n_y, n_t)`` signal array.

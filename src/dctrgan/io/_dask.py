@@ -16,16 +16,15 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import awkward as ak
 import numpy as np
 import uproot
 
+from dctrgan.data import Geometry, behavior
+from dctrgan.io._plan import Files, Plan, attach, friend_reader, guard, steps
 from dctrgan.io.branches import field_branches, field_values, from_branches
-from dctrgan.io._plan import Files, Plan, guard, attach, friend_reader, steps
-from dctrgan.data import Geometry, behavior, detect_kind
 
 __all__ = ("SchemaMapping", "read")
 
@@ -137,7 +136,8 @@ class _MappingInfo:
         interpretation_executor: Any,
         options: Any,  # noqa: ARG002 - part of uproot's protocol
     ) -> dict[str, Any]:
-        """Buffers of the fields whose branches are all in ``keys``, for entries ``[start, stop)``."""
+        """Buffers of the fields whose branches are all in ``keys``, for entries ``[start,
+        stop)``."""
         plan = self.plan
         assert plan.mapping is not None
         where = f"{tree.file.file_path}:{tree.name}"

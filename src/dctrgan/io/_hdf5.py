@@ -66,7 +66,10 @@ def _datasets(file: Any, path: str, geometry: Geometry) -> tuple[Any, Any]:
     layers, energy = file[LAYERS], file[ENERGY]
     if layers.ndim != 4 or layers.shape[1:] != geometry.shape:
         expected = ", ".join(map(str, geometry.shape))
-        msg = f"{path}: dataset {LAYERS!r} must have shape (N, {expected}) for this geometry, got {layers.shape}"
+        msg = (
+            f"{path}: dataset {LAYERS!r} must have shape (N, {expected}) for this geometry, got "
+            f"{layers.shape}"
+        )
         raise ValueError(msg)
     if energy.shape not in ((layers.shape[0],), (layers.shape[0], 1)):
         msg = (

@@ -23,9 +23,9 @@ import awkward as ak
 import numpy as np
 import uproot
 
+from dctrgan.data import DEFAULT_GEOMETRY, KINDS, Geometry, Kind, behavior
 from dctrgan.io import _hdf5
 from dctrgan.io.branches import SCHEMA_FIELDS, BranchMap, from_branches, guess_kind, resolve
-from dctrgan.data import DEFAULT_GEOMETRY, KINDS, Geometry, Kind, behavior
 
 __all__ = (
     "Files",
@@ -172,7 +172,10 @@ def guard(where: str) -> Iterator[None]:
     except (MemoryError, FileNotFoundError):
         raise
     except Exception as err:
-        msg = f"{where}: cannot be read; the file may be truncated or corrupt ({type(err).__name__}: {err})"
+        msg = (
+            f"{where}: cannot be read; the file may be truncated or corrupt ({type(err).__name__}: "
+            f"{err})"
+        )
         raise OSError(msg) from err
 
 
@@ -239,7 +242,8 @@ def _require(
 
 
 def _entry_range(start: int | None, stop: int | None, total: int, where: str) -> tuple[int, int]:
-    """Python-style ``[start, stop)`` within ``total`` entries; empty is an error unless total is 0."""
+    """Python-style ``[start, stop)`` within ``total`` entries; empty is an error unless total
+    is 0."""
     values: tuple[tuple[str, object], ...] = (("entry_start", start), ("entry_stop", stop))
     for name, value in values:
         if value is not None and not isinstance(value, (int, np.integer)):

@@ -246,7 +246,10 @@ def _fixed(array: Any, branch: str, where: str, shape: tuple[int, ...], what: st
     try:
         values = np.asarray(ak.to_numpy(array, allow_missing=False))
     except (TypeError, ValueError) as err:
-        msg = f"{where}: branch {branch!r} must hold {what} float{expected} per event, got type {ak.type(array)}"
+        msg = (
+            f"{where}: branch {branch!r} must hold {what} float{expected} per event, got type "
+            f"{ak.type(array)}"
+        )
         raise ValueError(msg) from err
     if values.shape[1:] != shape or values.dtype.kind not in "iuf":
         msg = (
@@ -264,10 +267,16 @@ def _jagged(array: Any, branch: str, where: str) -> tuple[np.ndarray, np.ndarray
         counts = np.asarray(ak.to_numpy(ak.num(array, axis=1)))
         flat = np.asarray(ak.to_numpy(ak.flatten(array, axis=1), allow_missing=False))
     except (TypeError, ValueError) as err:
-        msg = f"{where}: branch {branch!r} must hold a list of numbers per event (one per hit), got type {ak.type(array)}"
+        msg = (
+            f"{where}: branch {branch!r} must hold a list of numbers per event (one per hit), got "
+            f"type {ak.type(array)}"
+        )
         raise ValueError(msg) from err
     if flat.ndim != 1 or flat.dtype.kind not in "iuf":
-        msg = f"{where}: branch {branch!r} must hold a list of numbers per event (one per hit), got type {ak.type(array)}"
+        msg = (
+            f"{where}: branch {branch!r} must hold a list of numbers per event (one per hit), got "
+            f"type {ak.type(array)}"
+        )
         raise ValueError(msg)
     return counts, flat
 
@@ -432,7 +441,8 @@ def from_branches(
 
 
 def _validated(events: ak.Array, mapping: BranchMap, geometry: Geometry, where: str) -> ak.Array:
-    """``events`` once :func:`~dctrgan.data.validate` passes; its error names ``where`` and the branch."""
+    """``events`` once :func:`~dctrgan.data.validate` passes; its error names ``where`` and the
+    branch."""
     try:
         validate(events, mapping.kind, geometry=geometry)
     except ValueError as err:

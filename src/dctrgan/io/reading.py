@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
-from typing import Any, overload
+from typing import Any, Literal, overload
 
 import awkward as ak
 
@@ -19,6 +19,7 @@ from dctrgan.io._plan import Files, Plan, chunks, friend_reader, make_plan, pars
 __all__ = ("Files", "iterate", "read", "read_hdf5")
 
 log = logging.getLogger(__name__)
+
 
 @overload
 def read(

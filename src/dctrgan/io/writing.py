@@ -43,7 +43,10 @@ def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
     if kind == "showers":
         hit_extra = sorted(set(ak.fields(events["hits"])) - {f for f, _ in _HIT_DTYPES})
         if hit_extra:
-            msg = f"hit field(s) {[f'hits.{f}' for f in hit_extra]} cannot be written: hits are written as layer, ix, iy, energy"
+            msg = (
+                f"hit field(s) {[f'hits.{f}' for f in hit_extra]} cannot be written: hits are "
+                "written as layer, ix, iy, energy"
+            )
             raise ValueError(msg)
     for name in ak.fields(events):
         if name in SCHEMA_FIELDS[kind]:
@@ -58,7 +61,10 @@ def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
         except (TypeError, ValueError):
             ok = False
         if not ok:
-            msg = f"field {name!r} cannot be written: besides the schema only fields with one number per event are kept, got type {ak.type(column)}"
+            msg = (
+                f"field {name!r} cannot be written: besides the schema only fields with one number "
+                f"per event are kept, got type {ak.type(column)}"
+            )
             raise ValueError(msg)
         out[name] = dtype
     return out
@@ -247,7 +253,10 @@ def write_chunks(
     stream = iter(chunks)
     first = next(stream, None)
     if first is None:
-        msg = f"{target}: no chunks to write: an empty stream has no branch types (write() writes an empty events array)"
+        msg = (
+            f"{target}: no chunks to write: an empty stream has no branch types (write() writes an "
+            "empty events array)"
+        )
         raise ValueError(msg)
     first, kind, types = _prepare(first, "chunk 0")
     fields = ak.fields(first)
@@ -260,7 +269,10 @@ def write_chunks(
         for i, chunk in enumerate(stream, start=1):
             events, chunk_kind, _ = _prepare(chunk, f"chunk {i}")
             if chunk_kind != kind or ak.fields(events) != fields:
-                msg = f"chunk {i}: {chunk_kind} with fields {ak.fields(events)} differ from chunk 0's {kind} with fields {fields}"
+                msg = (
+                    f"chunk {i}: {chunk_kind} with fields {ak.fields(events)} differ from chunk "
+                    f"0's {kind} with fields {fields}"
+                )
                 raise ValueError(msg)
             if len(events):
                 n += len(events)
@@ -327,7 +339,8 @@ def write_weights(
 
 
 def _weight_values(weights: Any, field: str, offset: int) -> np.ndarray:
-    """``(N,)`` float32 weights of an array or of events' ``field``; ``offset``: index of the first."""
+    """``(N,)`` float32 weights of an array or of events' ``field``; ``offset``: index of the
+    first."""
     if isinstance(weights, ak.Array) and ak.fields(weights):
         if field not in ak.fields(weights):
             msg = f"weights: no field {field!r} in the events (have {ak.fields(weights)})"
@@ -343,7 +356,10 @@ def _weight_values(weights: Any, field: str, offset: int) -> np.ndarray:
         raise ValueError(msg)
     bad = ~np.isfinite(values)
     if bad.any():
-        msg = f"weights: {int(bad.sum())} non-finite value(s), first at index {offset + int(np.flatnonzero(bad)[0])}"
+        msg = (
+            f"weights: {int(bad.sum())} non-finite value(s), first at index "
+            f"{offset + int(np.flatnonzero(bad)[0])}"
+        )
         raise ValueError(msg)
     return values.astype(np.float32, copy=False)
 

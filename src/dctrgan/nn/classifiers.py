@@ -36,6 +36,7 @@ __all__ = (
     "fit_hit_scaling",
 )
 
+
 class MLPClassifier(nn.Module):
     """The DCTR high-level classifier: :class:`Standardize` then an :class:`MLP` to one logit.
 

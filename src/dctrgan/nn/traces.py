@@ -177,6 +177,7 @@ class AixNet(nn.Module):
         out: torch.Tensor = self.head(self.grid(grid).flatten(1)).squeeze(1)
         return out
 
+
 #: The head starts at this fraction of PyTorch's default initialization: the refiner
 #: starts close to the identity, and every parameter still gets a gradient at once.
 _HEAD_INIT = 0.01

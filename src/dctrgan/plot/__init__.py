@@ -44,15 +44,15 @@ References:
 
 from __future__ import annotations
 
+from dctrgan.plot._style import require
 from dctrgan.plot.airshower import (
     energy_reconstruction,
     label_vs_reconstructed,
     patterns,
     traces,
 )
-from dctrgan.plot._style import require
-from dctrgan.plot.histograms import compare, comparison, summary
 from dctrgan.plot.curves import losses
+from dctrgan.plot.histograms import compare, comparison, summary
 from dctrgan.plot.toys import density
 from dctrgan.plot.weighting import correlations, weights, weights_scatter
 

@@ -222,7 +222,8 @@ def vector(values: Any, name: str, *, finite: bool = True) -> np.ndarray:
 
 
 def per_model(values: Any, n: int, name: str) -> list[Any]:
-    """One entry per model: a list or tuple of ``n`` (``None`` allowed), or, for one model, the value.
+    """One entry per model: a list or tuple of ``n`` (``None`` allowed), or, for one model, the
+    value.
 
     Raises:
         ValueError: for a list of the wrong length, or one value for several models.
@@ -258,6 +259,7 @@ def labels_or(
 
 
 def numbered(prefix: str, n: int, first: str | None = None) -> list[str]:
-    """Default labels: ``prefix`` alone for one, else ``prefix 1``, ...; after ``first`` if given."""
+    """Default labels: ``prefix`` alone for one, else ``prefix 1``, ...; after ``first`` if
+    given."""
     own = [prefix] if n == 1 else [f"{prefix} {i + 1}" for i in range(n)]
     return own if first is None else [first, *own]

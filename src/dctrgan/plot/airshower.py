@@ -11,6 +11,7 @@ import awkward as ak
 import numpy as np
 
 from dctrgan import features, regression
+from dctrgan.features.traces import signal_array
 from dctrgan.plot._style import (
     figure,
     headroom,
@@ -22,7 +23,6 @@ from dctrgan.plot._style import (
     style,
     vector,
 )
-from dctrgan.features.traces import signal_array
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

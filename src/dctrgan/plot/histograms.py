@@ -360,7 +360,8 @@ def summary(
     Example:
         >>> hl = dctrgan.report.compare(full, fast, w_hl)  # doctest: +SKIP
         >>> ll = dctrgan.report.compare(full, fast, w_ll)  # doctest: +SKIP
-        >>> fig, axes = summary(hl, ll, labels=["DCTR-HL", "DCTR-LL"], model_label="Fast")  # doctest: +SKIP
+        >>> labels = ["DCTR-HL", "DCTR-LL"]
+        >>> fig, axes = summary(hl, ll, labels=labels, model_label="Fast")  # doctest: +SKIP
     """
     require()
     if not tables:
@@ -479,7 +480,9 @@ def comparison(
         ValueError: for non-finite values, invalid weights, or not three labels.
 
     Example:
-        >>> fig = comparison(full_energy, fast_energy, w, observable="total_energy", unit="MeV")  # doctest: +SKIP
+        >>> fig = comparison(  # doctest: +SKIP
+        ...     full_energy, fast_energy, w, observable="total_energy", unit="MeV"
+        ... )
         >>> fig.savefig("total_energy.png")  # doctest: +SKIP
     """
     if len(labels) != 3:

@@ -206,7 +206,10 @@ def _columns(sample: Any, names: list[str] | None, what: str) -> tuple[np.ndarra
         return x, names
     x = np.asarray(sample, dtype=np.float64)
     if x.ndim != 2:
-        msg = f"{what}: expected a mapping name -> (N,) values or an (N, d) array, got shape {x.shape}"
+        msg = (
+            f"{what}: expected a mapping name -> (N,) values or an (N, d) array, got shape "
+            f"{x.shape}"
+        )
         raise ValueError(msg)
     names = [f"x{i}" for i in range(x.shape[1])] if names is None else names
     if len(names) != x.shape[1]:

@@ -152,7 +152,8 @@ def _cores(n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
-    """Standard normal CDF via the erf approximation of Abramowitz & Stegun 7.1.26 (|error| < 2e-7)."""
+    """Standard normal CDF via the erf approximation of Abramowitz & Stegun 7.1.26 (|error| <
+    2e-7)."""
     z = np.abs(x) / math.sqrt(2.0)
     t = 1.0 / (1.0 + 0.3275911 * z)
     poly = t * (

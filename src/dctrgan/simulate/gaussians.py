@@ -102,7 +102,8 @@ class GaussianMixture:
         return np.asarray(log_w + log_norm - 0.5 * d2 / sigmas**2)
 
     def log_pdf(self, x: Any) -> np.ndarray:
-        """Natural log of the density at ``x``: ``(N, d)`` points (or ``(N,)`` in 1D) -> ``(N,)``."""
+        """Natural log of the density at ``x``: ``(N, d)`` points (or ``(N,)`` in 1D) ->
+        ``(N,)``."""
         log_c = self._log_components(self._points(x))
         top = log_c.max(axis=1)
         finite = np.isfinite(top)

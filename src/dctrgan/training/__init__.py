@@ -1,11 +1,12 @@
 """The training loops of the package and their chores: batching, seeding, threads,
 devices, progress, the not-fitted check.
 
-Epoch-based trainers (DCTR, the regressor) run :func:`train`: it iterates a :class:`Loader` epoch by epoch, calls a ``step``
-function on each batch, records the losses the step returns, shows a progress bar,
-and stops early on a validation metric with the best state restored. A trainer
-only writes its ``step`` (one optimizer update, returning ``{name: loss}``) and,
-where it has one, an ``evaluate`` (validation metrics)::
+Epoch-based trainers (DCTR, the regressor) run :func:`train`: it iterates a
+:class:`Loader` epoch by epoch, calls a ``step`` function on each batch, records the
+losses the step returns, shows a progress bar, and stops early on a validation metric
+with the best state restored. A trainer only writes its ``step`` (one optimizer
+update, returning ``{name: loss}``) and, where it has one, an ``evaluate``
+(validation metrics)::
 
     step = classifier_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
     with seeded(0) as generator:

@@ -1,7 +1,6 @@
 """Chores every estimator shares: device and mixed precision, seeding, CPU threads,
 batches of rows, the not-fitted check, frozen parameters."""
 
-
 from __future__ import annotations
 
 import contextlib
@@ -16,14 +15,15 @@ __all__ = (
     "autocast",
     "cpu_threads",
     "frozen",
-    "resolve_device",
     "require_fitted",
+    "resolve_device",
     "resolve_mixed_precision",
     "rows",
     "seeded",
     "threads",
     "to_device",
 )
+
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
     """The torch device for ``device``: ``"auto"`` is CUDA when available, else CPU.

@@ -1,11 +1,12 @@
-"""The training loops of the package and their chores: batching, seeding, threads,
-devices, progress, the not-fitted check (in :mod:`.chores`).
+"""The training loops of the package: :func:`train` by epochs, :func:`train_steps` by
+adversarial steps, with batching (:class:`Loader`) and progress.
 
-Epoch-based trainers (DCTR, the regressor) run :func:`train`: it iterates a :class:`Loader` epoch by epoch, calls a ``step``
-function on each batch, records the losses the step returns, shows a progress bar,
-and stops early on a validation metric with the best state restored. A trainer
-only writes its ``step`` (one optimizer update, returning ``{name: loss}``) and,
-where it has one, an ``evaluate`` (validation metrics)::
+Epoch-based trainers (DCTR, the regressor) run :func:`train`: it iterates a
+:class:`Loader` epoch by epoch, calls a ``step`` function on each batch, records the
+losses the step returns, shows a progress bar, and stops early on a validation metric
+with the best state restored. A trainer only writes its ``step`` (one optimizer
+update, returning ``{name: loss}``) and, where it has one, an ``evaluate``
+(validation metrics)::
 
     step = classifier_step(model, torch.optim.Adam(model.parameters(), lr=1e-3))
     with seeded(0) as generator:
@@ -21,10 +22,6 @@ Adversarial training (the WGAN, the refiner) counts generator updates, not epoch
 :func:`train_steps` runs a step a fixed number of times over a cycled :class:`Loader`
 and keeps every loss; :func:`gradient_penalty` is the WGAN-GP term of the critic loss
 and :func:`frozen` keeps the critic's parameters out of the generator update.
-
-The chores every estimator shares live here once: :func:`threads` and
-:func:`cpu_threads` (small networks train fastest on one CPU thread),
-:func:`rows` (a float32 batch of rows of an array) and :func:`require_fitted`.
 """
 
 from __future__ import annotations
@@ -213,7 +210,10 @@ def train(
                 losses = step(batch)
                 for name, value in losses.items():
                     if not math.isfinite(value):
-                        msg = f"{desc}: {name} is {value} at epoch {epoch + 1}, batch {count + 1}: training diverged (try a smaller lr)"
+                        msg = (
+                            f"{desc}: {name} is {value} at epoch {epoch + 1}, batch {count + 1}: "
+                            "training diverged (try a smaller lr)"
+                        )
                         raise FloatingPointError(msg)
                     sums[name] = sums.get(name, 0.0) + value
                 count += 1
@@ -354,7 +354,8 @@ def predict(model: nn.Module, batches: Iterable[Any]) -> torch.Tensor:
 
 
 def evaluate_classifier(model: nn.Module, batches: Iterable[Any]) -> tuple[float, torch.Tensor]:
-    """Weighted binary cross entropy and the logits of a classifier over ``(inputs, target, weight)`` batches.
+    """Weighted binary cross entropy and the logits of a classifier over ``(inputs, target,
+    weight)`` batches.
 
     Returns:
         ``(sum(w * BCE) / sum(w), logits (M,) on CPU)``.
@@ -422,7 +423,10 @@ def train_steps(
             losses = step(batch)
             for name, value in losses.items():
                 if not math.isfinite(value):
-                    msg = f"{desc}: {name} is {value} at step {i + 1}: training diverged (try a smaller lr)"
+                    msg = (
+                        f"{desc}: {name} is {value} at step {i + 1}: training diverged (try a "
+                        "smaller lr)"
+                    )
                     raise FloatingPointError(msg)
                 history.setdefault(name, []).append(float(value))
             bar.update()
