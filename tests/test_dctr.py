@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
-from dctrgan.dctr._fit import neff_fraction
 from dctrgan.data import Geometry
 from dctrgan.dctr import DCTR
+from dctrgan.dctr.calibration import neff_fraction
 from dctrgan.features import HIGH_LEVEL_NAMES, high_level
 from dctrgan.simulate import calorimeter
 
@@ -257,6 +258,76 @@ def test_load_refuses_a_newer_format_version(tmp_path: Path, fitted: DCTR) -> No
         DCTR.load(path)
 
 
+def old_layout(dctr: DCTR) -> dict[str, Any]:
+    """The payload of a model file as ``DCTR.save`` wrote it before the shared model-file
+    envelope: format tag, version 1, config and fitted values as JSON text with sorted
+    keys, the state dicts (on the CPU) in a list."""
+    fitted = {
+        "feature_names": dctr.feature_names,
+        "n_features": dctr._n_features,
+        "geometry": None,
+        "temperatures": dctr.temperatures,
+        "offsets": dctr.offsets,
+        "history": dctr.history,
+    }
+    return {
+        "format": "dctrgan.DCTR",
+        "version": 1,
+        "config": json.dumps(dctr.config, sort_keys=True),
+        "fitted": json.dumps(fitted, sort_keys=True),
+        "state": [{k: v.detach().cpu() for k, v in m.state_dict().items()} for m in dctr._models],
+    }
+
+
+def test_models_saved_in_the_old_layout_load_and_the_layout_is_kept(
+    tmp_path: Path, fitted: DCTR
+) -> None:
+    old = old_layout(fitted)
+    torch.save(old, tmp_path / "old.pt")
+    loaded = DCTR.load(tmp_path / "old.pt", progress=False)
+    x = np.linspace(-3, 3, 101)[:, None]
+    assert_array_equal(loaded.weight(x), fitted.weight(x))
+    assert loaded.config == fitted.config
+    assert loaded.history == fitted.history
+    assert (loaded.temperatures, loaded.offsets) == (fitted.temperatures, fitted.offsets)
+    fitted.save(tmp_path / "new.pt")
+    new = torch.load(tmp_path / "new.pt", weights_only=True)
+    assert list(new) == list(old)
+    assert [new[k] for k in ("format", "version", "config", "fitted")] == [
+        old[k] for k in ("format", "version", "config", "fitted")
+    ]
+    assert len(new["state"]) == len(old["state"]) == 1
+    for key, value in old["state"][0].items():
+        assert torch.equal(new["state"][0][key], value)
+
+
+def test_load_refuses_format_version_2_as_newer(tmp_path: Path, fitted: DCTR) -> None:
+    payload = old_layout(fitted)
+    payload["version"] = 2
+    torch.save(payload, tmp_path / "v2.pt")
+    with pytest.raises(
+        ValueError,
+        match=r"v2\.pt' was written by a newer dctrgan \(model format version 2; "
+        r"this dctrgan reads up to 1\): upgrade dctrgan",
+    ):
+        DCTR.load(tmp_path / "v2.pt")
+
+
+def test_load_refuses_state_dicts_that_do_not_fit(tmp_path: Path, fitted: DCTR) -> None:
+    payload = old_layout(fitted)
+    state = payload["state"][0]
+    name = next(iter(k for k, v in state.items() if v.ndim == 2))
+    state[name] = torch.zeros(3, 3)
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"(?s)bad\.pt' is a damaged DCTR model \(.*size mismatch"):
+        DCTR.load(tmp_path / "bad.pt")
+    payload = old_layout(fitted)
+    payload["fitted"] = json.dumps({"feature_names": None})
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=r"is a damaged DCTR model \('n_features'\)"):
+        DCTR.load(tmp_path / "bad.pt")
+
+
 def test_seeded_determinism(gaussians: tuple[np.ndarray, np.ndarray]) -> None:
     real, fake = gaussians[0][:2000], gaussians[1][:2000]
     x = np.linspace(-2, 2, 9)[:, None]
@@ -415,7 +486,8 @@ def test_low_level_models_fit_and_round_trip(
     model: str, small_showers: tuple[ak.Array, ak.Array], tmp_path: Path
 ) -> None:
     full, fastsim = small_showers
-    dctr = DCTR(model=model, epochs=2, batch_size=16, width=4, progress=False)  # type: ignore[arg-type]
+    kind: Any = model
+    dctr = DCTR(model=kind, epochs=2, batch_size=16, width=4, progress=False)
     dctr.fit(full, fastsim)
     w = dctr.weight(fastsim)
     assert isinstance(w, ak.Array)
@@ -524,6 +596,12 @@ def test_error_before_fit() -> None:
     ):
         with pytest.raises(RuntimeError, match=r"not fitted; call fit\(\)"):
             call()
+
+
+def test_hyperparameters_are_keyword_only_after_features_and_model() -> None:
+    assert DCTR("high_level", "mlp", epochs=3).config["epochs"] == 3
+    with pytest.raises(TypeError, match="positional argument"):
+        DCTR("high_level", "mlp", (64, 64))  # type: ignore[call-arg]
 
 
 def test_error_bad_arguments() -> None:

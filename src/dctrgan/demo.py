@@ -113,7 +113,10 @@ class DemoResult:
             f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}",
             line(f"{n_in} classifier inputs", "input"),
             line(f"{n_out} held-out observables", "held-out"),
-            f"  {'statistical floor of S2':<28}{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}",
+            (
+                f"  {'statistical floor of S2':<28}"
+                f"{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
+            ),
             f"  n_eff/N of the weighted test sample: {c.neff_fraction:.2f}",
             f"  wall time: {self.seconds:.0f} s",
             f"files in {self.output}:",

@@ -377,7 +377,10 @@ def report_command(
     ref = io.read(reference, branches=branch_map(branches))
     model = io.read(weighted, branches=branch_map(branches), friend=friend)
     if field not in ak.fields(model):
-        msg = f"{weighted}: no weight field {field!r} (has {ak.fields(model)}); pass --friend or --field"
+        msg = (
+            f"{weighted}: no weight field {field!r} (has {ak.fields(model)}); "
+            "pass --friend or --field"
+        )
         raise ValueError(msg)
     for events, spec in ((ref, reference), (model, weighted)):
         if "hits" not in ak.fields(events):

@@ -1,13 +1,15 @@
-"""Training one DCTR classifier: the network, its input scaling, the loop, the calibration.
+"""Training the DCTR classifiers: the folds, the network, its input scaling, the loop.
 
-Private helper of :mod:`dctrgan.dctr`; the loop itself is :func:`dctrgan.training.train`.
+Private helper of :mod:`dctrgan.dctr`: :func:`fit_folds` trains one calibrated
+classifier per fold (:func:`fit_fold`) on a :class:`~dctrgan.dctr._inputs.Sample`;
+the loop itself is :func:`dctrgan.training.train`, the calibration
+:mod:`dctrgan.dctr.calibration`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -16,10 +18,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from dctrgan.dctr.config import Config
-from dctrgan.dctr._inputs import HitInputs, fit_offset, fit_temperature
-from dctrgan.dctr._split import balance, tile
 from dctrgan.data import Geometry
+from dctrgan.dctr._hits import HitInputs
+from dctrgan.dctr._inputs import Sample
+from dctrgan.dctr._split import balance, fold_labels, split, tile
+from dctrgan.dctr.calibration import fit_offset, fit_temperature, neff_fraction
+from dctrgan.dctr.config import Config
 from dctrgan.nn import (
     Conv3dClassifier,
     DeepSetsClassifier,
@@ -27,11 +31,11 @@ from dctrgan.nn import (
     fit_hit_scaling,
     fit_standardize,
 )
-from dctrgan.stats import effective_entries
 from dctrgan.training import (
     Loader,
     averaged,
     classifier_step,
+    cpu_threads,
     evaluate_classifier,
     predict,
     seeded,
@@ -40,14 +44,14 @@ from dctrgan.training import (
 )
 
 __all__ = (
-    "MAX_LOG_WEIGHT",
+    "NEFF_WARNING",
     "Fold",
-    "Sample",
+    "Folds",
+    "Run",
     "build_classifier",
     "fit_fold",
-    "neff_fraction",
+    "fit_folds",
     "predict_logits",
-    "weights_from_log",
 )
 
 log = logging.getLogger(__name__)
@@ -56,25 +60,28 @@ log = logging.getLogger(__name__)
 PREDICT_BATCH = {"mlp": 1 << 15, "deepsets": 256, "cnn3d": 64}
 #: Training events used to set the input scaling of the low-level models.
 SCALING_EVENTS = 20_000
-#: Largest log-weight whose exp is a finite float64 (with a margin).
-MAX_LOG_WEIGHT = math.log(np.finfo(np.float64).max) - 1.0
+#: fit warns when the weights of the fake validation events keep less than this
+#: fraction of them as effective entries: a few events carry all the weight.
+NEFF_WARNING = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
-class Sample:
-    """The real and fake events of a fit in one index space, the real ones first.
+class Run:
+    """How a classifier is trained, beside its hyperparameters.
 
     Attributes:
-        inputs: ``inputs(index)`` builds the network's input batch for events ``index``.
-        target: ``(N,)`` float32 labels, 1 real, 0 fake.
-        weight: ``(N,)`` float64 sample weights as given (positive).
-        is_real: ``(N,)`` bool.
+        device: where it trains.
+        mixed_precision: train in bfloat16 mixed precision.
+        progress: show progress bars.
+        desc: the progress bars' and log messages' label (``"DCTR mlp fold 1/3"``).
+        seed: seed of the initialization, shuffling and augmentation.
     """
 
-    inputs: Callable[[np.ndarray], Any]
-    target: torch.Tensor
-    weight: np.ndarray
-    is_real: np.ndarray
+    device: torch.device
+    mixed_precision: bool
+    progress: bool
+    desc: str
+    seed: int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +96,30 @@ class Fold:
     neff_fraction: float | None = None
 
 
+@dataclasses.dataclass(frozen=True)
+class Folds:
+    """The classifiers of a fit, one per fold, and what the fit learnt beside them.
+
+    Attributes:
+        models: the trained classifiers.
+        temperatures: their temperatures.
+        offsets: their log-weight offsets.
+        history: the losses per epoch, the folds one after the other (and ``"fold"``
+            with ``folds > 1``).
+        seen: the training and validation events of each fold (sorted indices).
+        heldout_fold: with ``folds > 1``, the fold each fake event was held out of.
+        oof_log_weight: with ``folds > 1``, the out-of-fold log-weights of the fake events.
+    """
+
+    models: list[nn.Module]
+    temperatures: list[float]
+    offsets: list[float]
+    history: dict[str, list[float]]
+    seen: list[np.ndarray]
+    heldout_fold: np.ndarray | None
+    oof_log_weight: np.ndarray | None
+
+
 def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> nn.Module:
     """A fresh classifier for the config (``n_features`` for the MLP, ``geometry`` for
     the low-level models)."""
@@ -100,19 +131,77 @@ def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> n
     return DeepSetsClassifier(shape, (c.width, c.width), c.hidden)
 
 
+def fit_folds(c: Config, sample: Sample, run: Run) -> Folds:
+    """Train ``c.folds`` calibrated classifiers on ``sample`` (:func:`fit_fold`).
+
+    With ``folds > 1`` each class is split into balanced folds and classifier ``j``
+    is trained on all folds but ``j`` (seed ``run.seed + j``); the fake events of
+    fold ``j`` then get their out-of-fold log-weights from it. Only a fit whose folds
+    all trained returns: an interrupted or failed one leaves no half-fitted model.
+
+    Warns:
+        RuntimeWarning: for a fold whose weights of the fake validation events keep
+            fewer than :data:`NEFF_WARNING` of them as effective entries.
+    """
+    rng = np.random.default_rng(c.seed)
+    is_real = sample.is_real
+    n_real = int(np.count_nonzero(is_real))
+    n_fake = len(is_real) - n_real
+    fold = np.concatenate([fold_labels(n_real, c.folds, rng), fold_labels(n_fake, c.folds, rng)])
+    fits: list[Fold] = []
+    seen: list[np.ndarray] = []
+    history: dict[str, list[float]] = {}
+    for j in range(c.folds):
+        pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
+        train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
+        seen.append(np.union1d(train_index, val_index))
+        label = f" fold {j + 1}/{c.folds}" if c.folds > 1 else ""
+        fold_run = dataclasses.replace(run, desc=run.desc + label, seed=run.seed + j)
+        result = fit_fold(c, sample, train_index, val_index, rng, fold_run)
+        if result.neff_fraction is not None and result.neff_fraction < NEFF_WARNING:
+            warnings.warn(
+                f"{fold_run.desc}: the weights of the fake validation events have n_eff/N = "
+                f"{result.neff_fraction:.2g}: a few events carry the weight, so the "
+                "classifier separates the samples almost completely. Weighted "
+                "distributions will be noisy; consider clip=, fewer epochs, a "
+                "smaller model or a generator closer to the real events",
+                RuntimeWarning,
+                stacklevel=3,  # the caller of DCTR.fit
+            )
+        fits.append(result)
+        for key, values in result.history.items():
+            history.setdefault(key, []).extend(values)
+        if c.folds > 1:
+            n_epochs = len(result.history["train_loss"])
+            history.setdefault("fold", []).extend([float(j)] * n_epochs)
+    heldout_fold, oof = None, None
+    if c.folds > 1:
+        heldout_fold, oof = fold[n_real:], np.empty(n_fake)
+        for j, result in enumerate(fits):
+            index = np.flatnonzero((fold == j) & ~is_real)
+            desc = f"DCTR out-of-fold {j + 1}/{c.folds}"
+            logit = predict_logits(
+                result.model, sample.inputs, index, c.model, run.device, run.progress, desc
+            )
+            oof[index - n_real] = logit / result.temperature + result.offset
+    return Folds(
+        models=[f.model for f in fits],
+        temperatures=[f.temperature for f in fits],
+        offsets=[f.offset for f in fits],
+        history=history,
+        seen=seen,
+        heldout_fold=heldout_fold,
+        oof_log_weight=oof,
+    )
+
+
 def fit_fold(
-    build: Callable[[], nn.Module],
     c: Config,
     sample: Sample,
     train_index: np.ndarray,
     val_index: np.ndarray,
     rng: np.random.Generator,
-    *,
-    seed: int,
-    device: torch.device,
-    mixed_precision: bool = False,
-    progress: bool,
-    desc: str,
+    run: Run,
 ) -> Fold:
     """Train, calibrate and normalize one classifier on ``train_index``, validating on
     ``val_index`` (early stopping, temperature, offset).
@@ -132,11 +221,11 @@ def fit_fold(
         t = torch.from_numpy(i)
         return sample.inputs(i), sample.target[t], w[t]
 
-    # The MLP is too small to gain from intra-op threads: one trains it fastest on CPU.
-    one_thread = 1 if c.model == "mlp" and device.type == "cpu" else None
-    with seeded(seed, device) as generator, threads(one_thread):
-        model = build()
-        _fit_scaling(model, sample.inputs, train_index, scaled, rng)
+    device = run.device
+    n_threads = cpu_threads(device, small=c.model == "mlp")
+    with seeded(run.seed, device) as generator, threads(n_threads):
+        model = build_classifier(c, sample.n_features, sample.geometry)
+        _set_input_scaling(model, sample.inputs, train_index, scaled, rng)
         model.to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=c.lr, fused=True)
         loader = Loader(
@@ -150,7 +239,7 @@ def fit_fold(
         val_loader = Loader(
             batch, index=val_index, batch_size=PREDICT_BATCH[c.model], device=device
         )
-        step = classifier_step(model, optimizer, mixed_precision=mixed_precision)
+        step = classifier_step(model, optimizer, mixed_precision=run.mixed_precision)
         target = model  # what is validated, kept and calibrated
         if c.ema:
             step, target = averaged(step, model, c.ema)
@@ -172,25 +261,18 @@ def fit_fold(
             patience=c.patience,
             modules=[target],
             scheduler=scheduler,
-            progress=progress,
-            desc=desc,
+            progress=run.progress,
+            desc=run.desc,
         )
     if target is not model:
         model.load_state_dict(target.state_dict())
     temperature, offset, neff = 1.0, 0.0, None
     if len(val_index) and (c.calibrate == "temperature" or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)
-        z = logit.numpy().astype(np.float64)
-        fake = ~sample.is_real[val_index]
-        if c.calibrate == "temperature":
-            labels = sample.target[torch.from_numpy(val_index)].numpy()
-            temperature = fit_temperature(z, labels, scaled[val_index])
-        if c.normalize:
-            offset = fit_offset(z[fake], temperature, sample.weight[val_index][fake])
-        neff = neff_fraction(z[fake] / temperature + offset, sample.weight[val_index][fake], c.clip)
+        temperature, offset, neff = _calibrate(c, sample, val_index, scaled, logit)
         log.info(
             "%s: temperature %.4g, log-weight offset %.4g, validation n_eff/N %.3g",
-            desc,
+            run.desc,
             temperature,
             offset,
             neff,
@@ -199,51 +281,24 @@ def fit_fold(
     return Fold(model, temperature, offset, history, neff)
 
 
-def weights_from_log(log_w: np.ndarray, clip: float | None) -> tuple[np.ndarray, int]:
-    """Weights ``exp(log_w)`` clipped at ``clip``, and how many were clipped.
-
-    ``exp(logit / T)``, not ``h / (1 - h)``: in float32 the sigmoid rounds to exactly 1
-    once the logit passes ~17 (a division by zero) and to 0 below ~-88 (0/0), while
-    ``exp`` of a float64 log-weight is exact and finite up to ~709. Beyond that a
-    weight is set to the largest finite one, with a warning.
-    """
-    clipped = 0
-    if clip is not None:
-        over = log_w > math.log(clip)
-        clipped = int(over.sum())
-        log_w = np.where(over, math.log(clip), log_w)
-        if clipped:
-            log.info(
-                "DCTR: clipped %d of %d weights (%.3g%%) at %g",
-                clipped,
-                len(log_w),
-                100 * clipped / len(log_w),
-                clip,
-            )
-    huge = log_w > MAX_LOG_WEIGHT
-    if huge.any():
-        warnings.warn(
-            f"DCTR: {int(huge.sum())} weight(s) would overflow float64 (first at event "
-            f"{int(np.flatnonzero(huge)[0])}); set to {math.exp(MAX_LOG_WEIGHT):.3g}: "
-            "the samples barely overlap there, consider clip=",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-        log_w = np.minimum(log_w, MAX_LOG_WEIGHT)
-    return np.exp(log_w), clipped
+def _calibrate(
+    c: Config, sample: Sample, val_index: np.ndarray, scaled: np.ndarray, logit: torch.Tensor
+) -> tuple[float, float, float]:
+    """Temperature, log-weight offset and ``n_eff / N`` of the fake events of a fold's
+    validation events ``val_index`` (``scaled``: their class-balanced weights)."""
+    z = logit.numpy().astype(np.float64)
+    fake = ~sample.is_real[val_index]
+    weight = sample.weight[val_index][fake]
+    temperature, offset = 1.0, 0.0
+    if c.calibrate == "temperature":
+        labels = sample.target[torch.from_numpy(val_index)].numpy()
+        temperature = fit_temperature(z, labels, scaled[val_index])
+    if c.normalize:
+        offset = fit_offset(z[fake], temperature, weight)
+    return temperature, offset, neff_fraction(z[fake] / temperature + offset, weight, c.clip)
 
 
-def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> float:
-    """``n_eff / N`` of the weights ``weight * exp(log_w)`` (clipped at ``clip``), which
-    is unchanged by a common factor: computed without overflow for any ``log_w``."""
-    if len(log_w) == 0:
-        return 1.0
-    if clip is not None:
-        log_w = np.minimum(log_w, math.log(clip))
-    return effective_entries(weight * np.exp(log_w - log_w.max())) / len(log_w)
-
-
-def _fit_scaling(
+def _set_input_scaling(
     model: nn.Module,
     inputs: Callable[[np.ndarray], Any],
     train_index: np.ndarray,

@@ -2,46 +2,45 @@
 
 Private helpers of :mod:`dctrgan.dctr`: turning the containers a user passes
 (numpy arrays, torch tensors, awkward records, awkward showers) into float32
-feature matrices or flat hit tables, the error messages for bad inputs, and the
-numerics of calibration and scoring (temperature, weighted AUC).
+feature matrices or flat hit tables (:mod:`._hits`): the sample of a fit
+(:func:`training_sample`), the inputs of events to weight, checked against the
+fitted model (:func:`prediction_inputs`); the error messages for bad inputs, and the
+weighted AUC of the diagnostics.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeAlias
 
 import awkward as ak
 import numpy as np
+import numpy.typing as npt
 import torch
 
+from dctrgan.data import Geometry
+from dctrgan.dctr._hits import HitInputs, HitTable, is_showers
+from dctrgan.features import HIGH_LEVEL_NAMES, high_level, observables
 from dctrgan.io.branches import DEFAULT_BRANCHES, from_branches
-from dctrgan.data import is_dask
-from dctrgan.data import Geometry, geometry_of, make_showers, validate
-from dctrgan.features import HIGH_LEVEL_NAMES, high_level, observables, voxelize
 
 __all__ = (
     "SHOWER_BRANCHES",
     "Container",
     "FeatureSpec",
-    "HitInputs",
-    "HitTable",
+    "Sample",
     "as_container",
     "container_of",
     "extract_features",
-    "fit_offset",
-    "fit_temperature",
+    "given_features",
     "high_level_names",
-    "is_dask",
     "is_shower_branches",
-    "is_showers",
-    "padded",
+    "prediction_inputs",
     "sample_weight",
+    "saved_features",
     "take",
     "touch_weight_inputs",
-    "voxels",
+    "training_sample",
     "weight_inputs",
     "weight_meta",
     "weighted_auc",
@@ -49,6 +48,19 @@ __all__ = (
 
 Container = Literal["numpy", "torch", "awkward"]
 FeatureSpec: TypeAlias = str | Sequence[str] | Callable[[Any], Any]
+
+
+def saved_features(features: FeatureSpec) -> str | tuple[str, ...]:
+    """The ``features=`` specification as the config saves it (``"callable"`` for a
+    function, which is not saved)."""
+    if callable(features):
+        return "callable"
+    return features if isinstance(features, str) else tuple(str(f) for f in features)
+
+
+def given_features(saved: str | tuple[str, ...]) -> FeatureSpec:
+    """The ``features=`` specification of a saved one (:func:`saved_features`)."""
+    return list(saved) if isinstance(saved, tuple) else saved
 
 
 def weight_meta() -> ak.Array:
@@ -83,11 +95,6 @@ def as_container(weights: np.ndarray, kind: Container, like: Any = None) -> Any:
         device = like.device if isinstance(like, torch.Tensor) else "cpu"
         return torch.from_numpy(weights).to(device)
     return weights
-
-
-def is_showers(events: Any) -> bool:
-    """True for awkward calorimeter showers (records with a ``hits`` field)."""
-    return isinstance(events, ak.Array) and "hits" in ak.fields(events)
 
 
 #: Shower branches as :func:`dctrgan.io.write` stores them, which coffea's ``BaseSchema``
@@ -126,9 +133,28 @@ def weight_inputs(events: Any, every_field: bool, geometry: Geometry | None) -> 
     return events
 
 
-def touch_weight_inputs(events: ak.Array, names: Sequence[str] | None) -> None:
-    """Touch (on a typetracer) the fields the weights of ``events`` read: ``names`` of
-    flat records, those of :func:`weight_inputs` for showers, else every field."""
+def touch_weight_inputs(
+    events: ak.Array, model: str, features: FeatureSpec, feature_names: list[str] | None
+) -> None:
+    """Touch, on a typetracer (dask-awkward's column optimization), the fields the weights
+    of ``events`` read: every field for a features callable, the features' fields of
+    flat records, those of :func:`weight_inputs` for showers.
+
+    Args:
+        events: a typetracer of the events given to :meth:`dctrgan.DCTR.weight`.
+        model: the model kind.
+        features: the ``features=`` specification.
+        feature_names: the names of the fitted features, where known.
+    """
+    if callable(features):
+        ak.typetracer.touch_data(events)  # a callable may read any field
+        return
+    names: list[str] | None = None  # None: those of weight_inputs
+    if model == "mlp" and not (is_showers(events) or is_shower_branches(events)):
+        if isinstance(features, str):
+            names = None if feature_names is None else list(feature_names)
+        else:
+            names = [str(n) for n in features]
     if names is not None:
         parts = [events[n] for n in names]
     elif is_shower_branches(events):
@@ -139,6 +165,65 @@ def touch_weight_inputs(events: ak.Array, names: Sequence[str] | None) -> None:
         parts = [events]
     for part in parts:
         ak.typetracer.touch_data(part)
+
+
+def prediction_inputs(
+    events: Any,
+    model: str,
+    features: FeatureSpec,
+    feature_names: list[str] | None,
+    n_features: int,
+    geometry: Geometry | None,
+) -> tuple[Callable[[np.ndarray], Any], int]:
+    """Batch builder and event count of events to weight, checked against the fitted
+    model: its features (names, count) or its calorimeter geometry.
+
+    Args:
+        events: the events given to :meth:`dctrgan.DCTR.log_weight`.
+        model: the model kind.
+        features: the ``features=`` specification.
+        feature_names: the names of the fitted features, where known.
+        n_features: the number of the fitted features (``"mlp"``).
+        geometry: the fitted calorimeter (low-level models).
+
+    Raises:
+        ValueError: for non-finite features, or features that do not match the fitted ones.
+    """
+    what = "events"
+    events = weight_inputs(events, callable(features), geometry)
+    if model != "mlp":
+        table = HitTable.from_showers(events, what)
+        assert geometry is not None
+        if table.geometry.shape != geometry.shape:
+            msg = (
+                f"{what}: feature mismatch: geometry {table.geometry.shape}, "
+                f"the model was fitted on {geometry.shape}"
+            )
+            raise ValueError(msg)
+        return HitInputs(model, (table,), len(table)), len(table)
+    if (
+        isinstance(features, str)
+        and features == "auto"
+        and feature_names is not None
+        and isinstance(events, ak.Array)
+        and not is_showers(events)
+    ):
+        features = feature_names  # select the fitted fields; others (weight) are ignored
+    x, names = extract_features(events, features, what)
+    if names is not None and feature_names is not None and names != feature_names:
+        diff = sorted(set(names) ^ set(feature_names)) or "their order"
+        msg = (
+            f"{what}: feature mismatch: got {names}, the model was fitted on "
+            f"{feature_names} (differ: {diff})"
+        )
+        raise ValueError(msg)
+    if x.shape[1] != n_features:
+        msg = (
+            f"{what}: feature mismatch: {x.shape[1]} features, the model was fitted on {n_features}"
+        )
+        raise ValueError(msg)
+    tensor = torch.from_numpy(x)
+    return (lambda i: tensor[torch.from_numpy(i)]), len(x)
 
 
 def _is_flat_record(events: ak.Array) -> bool:
@@ -174,13 +259,16 @@ def _record_columns(events: ak.Array, names: Sequence[str], what: str) -> np.nda
         try:
             column = np.asarray(ak.to_numpy(events[name]))
         except (TypeError, ValueError) as err:
-            msg = f"{what}: field {name!r} is not a flat numeric column (type {ak.type(events[name])})"
-            raise ValueError(msg) from err
+            raise _not_a_column(events, name, what) from err
         if column.ndim != 1 or column.dtype.kind not in "biuf":
-            msg = f"{what}: field {name!r} is not a flat numeric column (type {ak.type(events[name])})"
-            raise ValueError(msg)
+            raise _not_a_column(events, name, what)
         columns.append(column)
     return np.column_stack(columns) if columns else np.zeros((len(events), 0))
+
+
+def _not_a_column(events: ak.Array, name: str, what: str) -> ValueError:
+    kind = ak.type(events[name])
+    return ValueError(f"{what}: field {name!r} is not a flat numeric column (type {kind})")
 
 
 def extract_features(
@@ -267,7 +355,10 @@ def extract_features(
     elif isinstance(events, ak.Array):
         x = _record_columns(events, names, what).astype(np.float32)
     else:
-        msg = f"{what}: features given as names need awkward records or showers, got {type(events).__name__}"
+        msg = (
+            f"{what}: features given as names need awkward records or showers, "
+            f"got {type(events).__name__}"
+        )
         raise ValueError(msg)
     return _finite(x, names, what), names
 
@@ -316,161 +407,6 @@ def sample_weight(events: Any, given: Any, n: int, what: str) -> np.ndarray:
     return w
 
 
-@dataclasses.dataclass(frozen=True)
-class HitTable:
-    """Flat hits of calorimeter showers, for building batches of padded hits or voxels.
-
-    Attributes:
-        counts: ``(N,)`` hits per event.
-        starts: ``(N,)`` index of each event's first hit.
-        hits: ``(H, 4)`` float32 ``(layer, ix, iy, energy in MeV)``.
-        incident_energy: ``(N,)`` GeV.
-        geometry: the calorimeter.
-    """
-
-    counts: np.ndarray
-    starts: np.ndarray
-    hits: np.ndarray
-    incident_energy: np.ndarray
-    geometry: Geometry
-
-    @classmethod
-    def from_showers(cls, events: Any, what: str) -> HitTable:
-        """The hit table of awkward showers (validated: finite, in-range hits).
-
-        Raises:
-            ValueError: if ``events`` are not showers or fail validation.
-        """
-        if not is_showers(events):
-            kind = ak.fields(events) if isinstance(events, ak.Array) else type(events).__name__
-            msg = f"{what}: the low-level models need awkward showers (a 'hits' field), got {kind}"
-            raise ValueError(msg)
-        try:
-            validate(events, "showers", strict=False)
-        except ValueError as err:
-            msg = f"{what}: {err}"
-            raise ValueError(msg) from err
-        hits = events["hits"]
-        counts = np.asarray(ak.to_numpy(ak.num(hits, axis=1)), dtype=np.int64)
-        flat = ak.flatten(hits, axis=1)
-        table = np.empty((int(counts.sum()), 4), dtype=np.float32)
-        for i, field in enumerate(("layer", "ix", "iy", "energy")):
-            table[:, i] = ak.to_numpy(flat[field])
-        starts = np.cumsum(counts) - counts
-        incident = np.asarray(ak.to_numpy(events["incident_energy"]), dtype=np.float32)
-        return cls(counts, starts, table, incident, geometry_of(hits))
-
-    def __len__(self) -> int:
-        return len(self.counts)
-
-    def rows(self, index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Hit counts ``(B,)`` and row numbers into :attr:`hits` of the events ``index``."""
-        counts = self.counts[index]
-        total = int(counts.sum())
-        offsets = np.repeat(self.starts[index] - (np.cumsum(counts) - counts), counts)
-        return counts, np.arange(total, dtype=np.int64) + offsets
-
-
-def padded(
-    tables: Sequence[HitTable], parts: Sequence[np.ndarray]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded hits ``(B, H, 4)`` and mask ``(B, H)`` of ``parts[k]`` of ``tables[k]``, in order."""
-    counts = []
-    rows = []
-    for table, index in zip(tables, parts, strict=True):
-        c, r = table.rows(index)
-        counts.append(c)
-        rows.append(table.hits[r])
-    count = np.concatenate(counts)
-    n, width = len(count), int(count.max()) if len(count) else 0
-    out = np.zeros((n, max(width, 1), 4), dtype=np.float32)
-    mask = np.arange(max(width, 1))[None, :] < count[:, None]
-    out[mask] = np.concatenate(rows) if rows else np.zeros((0, 4), np.float32)
-    return torch.from_numpy(out), torch.from_numpy(mask)
-
-
-def voxels(
-    tables: Sequence[HitTable], parts: Sequence[np.ndarray], buffer: np.ndarray | None = None
-) -> torch.Tensor:
-    """Dense voxels ``(B, n_layers, n_x, n_y)`` MeV of ``parts[k]`` of ``tables[k]``, in order.
-
-    Built with :func:`dctrgan.features.voxelize` for this batch only.
-    """
-    counts, rows, incident = [], [], []
-    for table, index in zip(tables, parts, strict=True):
-        c, r = table.rows(index)
-        counts.append(c)
-        rows.append(table.hits[r])
-        incident.append(table.incident_energy[index])
-    hits = np.concatenate(rows)
-    g = tables[0].geometry
-    showers = make_showers(
-        np.concatenate(incident),
-        np.concatenate(counts),
-        hits[:, 0],
-        hits[:, 1],
-        hits[:, 2],
-        hits[:, 3],
-        geometry=g,
-    )
-    n = len(showers)
-    out = None if buffer is None or len(buffer) < n else buffer[:n]
-    return torch.from_numpy(voxelize(showers, g, out=out))
-
-
-def fit_temperature(logit: np.ndarray, target: np.ndarray, weight: np.ndarray) -> float:
-    """The temperature ``T`` minimizing the weighted BCE of ``sigmoid(logit / T)``.
-
-    Golden-section search on ``log T`` in ``[1/20, 20]`` (the loss is convex in
-    ``1/T``; deterministic, no optimizer state).
-
-    References:
-        C. Guo et al., "On calibration of modern neural networks", ICML 2017.
-    """
-    z = np.asarray(logit, dtype=np.float64)
-    y = np.asarray(target, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-
-    def loss(log_t: float) -> float:
-        s = z / math.exp(log_t)
-        # BCE with logits: y * log(1 + e^-s) + (1 - y) * log(1 + e^s), overflow-free
-        return float(np.sum(w * (y * np.logaddexp(0.0, -s) + (1 - y) * np.logaddexp(0.0, s))))
-
-    lo, hi = math.log(1 / 20), math.log(20)
-    ratio = (math.sqrt(5) - 1) / 2
-    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-    fa, fb = loss(a), loss(b)
-    for _ in range(60):
-        if fa < fb:
-            hi, b, fb = b, a, fa
-            a = hi - ratio * (hi - lo)
-            fa = loss(a)
-        else:
-            lo, a, fa = a, b, fb
-            b = lo + ratio * (hi - lo)
-            fb = loss(b)
-    return math.exp(0.5 * (lo + hi))
-
-
-def fit_offset(logit: np.ndarray, temperature: float, weight: np.ndarray) -> float:
-    """The log-weight offset ``b`` that makes the weighted mean of ``exp(logit / T + b)``
-    over fake events 1 (DCTRGAN eq. 10), computed in log space.
-
-    Args:
-        logit: ``(M,)`` logits of held-out fake events.
-        temperature: the fitted ``T``.
-        weight: ``(M,)`` their positive sample weights.
-    """
-    log_w0 = np.log(np.asarray(weight, dtype=np.float64))
-    return _logsumexp(log_w0) - _logsumexp(np.asarray(logit, np.float64) / temperature + log_w0)
-
-
-def _logsumexp(x: np.ndarray) -> float:
-    """``log(sum(exp(x)))`` without overflow."""
-    top = float(np.max(x))
-    return top + math.log(float(np.sum(np.exp(x - top))))
-
-
 def weighted_auc(
     score_pos: np.ndarray,
     score_neg: np.ndarray,
@@ -499,44 +435,79 @@ def weighted_auc(
     return float(np.sum(pos * (below + 0.5 * neg)) / norm) if norm > 0 else 0.5
 
 
-class HitInputs:
-    """Batch inputs of the low-level models: padded hits (deepsets) or voxels (cnn3d).
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    """The real and fake events of a fit in one index space, the real ones first.
 
-    Events ``[0, n_first)`` are those of ``tables[0]``, the next ones of ``tables[1]``
-    (the real then the fake sample); a batch is built for its events only.
-
-    Args:
-        model: ``"deepsets"`` or ``"cnn3d"``.
-        tables: one or two hit tables.
-        n_first: events in ``tables[0]``.
+    Attributes:
+        inputs: ``inputs(index)`` builds the network's input batch for events ``index``.
+        target: ``(N,)`` float32 labels, 1 real, 0 fake.
+        weight: ``(N,)`` float64 sample weights as given (positive).
+        is_real: ``(N,)`` bool.
+        feature_names: the names of the MLP's features, where known.
+        n_features: the number of the MLP's features (0 for the low-level models).
+        geometry: the calorimeter of the low-level models' hits (``None`` for the MLP).
     """
 
-    def __init__(self, model: str, tables: Sequence[HitTable], n_first: int) -> None:
-        self.model = model
-        self.tables = tuple(tables)
-        self.n_first = n_first
-        self._buffer: np.ndarray | None = None
+    inputs: Callable[[np.ndarray], Any]
+    target: torch.Tensor
+    weight: np.ndarray
+    is_real: np.ndarray
+    feature_names: list[str] | None = None
+    n_features: int = 0
+    geometry: Geometry | None = None
 
-    def _parts(self, index: np.ndarray) -> tuple[list[np.ndarray], torch.Tensor]:
-        """The events of each table and the permutation back to the order of ``index``."""
-        if len(self.tables) == 1:
-            return [index], torch.arange(len(index))
-        first = index < self.n_first
-        order = np.concatenate([np.flatnonzero(first), np.flatnonzero(~first)])
-        return [index[first], index[~first] - self.n_first], torch.from_numpy(np.argsort(order))
 
-    def padded(self, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Padded hits ``(B, H, 4)`` and mask ``(B, H)`` of the events ``index``, in order."""
-        parts, back = self._parts(index)
-        hits, mask = padded(self.tables, parts)
-        return hits[back], mask[back]
+def training_sample(
+    real: Any,
+    fake: Any,
+    real_weight: npt.ArrayLike | None,
+    fake_weight: npt.ArrayLike | None,
+    model: str,
+    features: FeatureSpec,
+) -> Sample:
+    """The events given to :meth:`dctrgan.DCTR.fit`, checked, as one sample: the
+    features of ``"mlp"``, or the hits of the low-level models.
 
-    def __call__(self, index: np.ndarray) -> Any:
-        if self.model == "deepsets":
-            return self.padded(index)
-        parts, back = self._parts(index)
-        shape = self.tables[0].geometry.shape
-        if self._buffer is None or len(self._buffer) < len(index):
-            self._buffer = np.empty((len(index), *shape), dtype=np.float32)
-        # indexing copies the batch out of the reused buffer
-        return voxels(self.tables, parts, self._buffer)[back]
+    Raises:
+        ValueError: for empty samples, non-finite features, features or geometries
+            that differ between the samples, no features, or bad sample weights.
+    """
+    names, n_features, geometry = None, 0, None
+    if model == "mlp":
+        xr, names = extract_features(real, features, "real")
+        xf, names_fake = extract_features(fake, features, "fake")
+        if names != names_fake or xr.shape[1] != xf.shape[1]:
+            msg = (
+                f"fake: feature mismatch with real: {names_fake or xf.shape[1]} "
+                f"vs {names or xr.shape[1]}"
+            )
+            raise ValueError(msg)
+        if xr.shape[1] == 0:
+            msg = "real: no features (0 columns)"
+            raise ValueError(msg)
+        n_real, n_fake, n_features = len(xr), len(xf), xr.shape[1]
+        x = torch.from_numpy(np.concatenate([xr, xf]))
+        del xr, xf
+        inputs: Callable[[np.ndarray], Any] = lambda i: x[torch.from_numpy(i)]
+    else:
+        tables = (HitTable.from_showers(real, "real"), HitTable.from_showers(fake, "fake"))
+        shapes = [t.geometry.shape for t in tables]
+        if shapes[0] != shapes[1]:
+            msg = f"fake: geometry {shapes[1]} differs from real's {shapes[0]}"
+            raise ValueError(msg)
+        n_real, n_fake, geometry = len(tables[0]), len(tables[1]), tables[0].geometry
+        inputs = HitInputs(model, tables, n_real)
+    for what, n in (("real", n_real), ("fake", n_fake)):
+        if n == 0:
+            msg = f"{what}: empty sample (0 events); DCTR needs events of both classes"
+            raise ValueError(msg)
+    weight = np.concatenate(
+        [
+            sample_weight(real, real_weight, n_real, "real_weight"),
+            sample_weight(fake, fake_weight, n_fake, "fake_weight"),
+        ]
+    )
+    target = torch.cat([torch.ones(n_real), torch.zeros(n_fake)])
+    is_real = np.arange(n_real + n_fake) < n_real
+    return Sample(inputs, target, weight, is_real, names, n_features, geometry)

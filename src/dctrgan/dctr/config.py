@@ -1,25 +1,17 @@
-"""The hyperparameters of :class:`dctrgan.DCTR` (defaults per model, checks, JSON form)
-and its model file (atomic write, safe read)."""
+"""The hyperparameters of :class:`dctrgan.DCTR`: the defaults of each model and the checks.
+
+The config is saved as JSON in the model file (:mod:`dctrgan.modelfile`), and read
+back through the same checks.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-from typing import Any
 
-__all__ = (
-    "DEFAULTS",
-    "FORMAT",
-    "FORMAT_VERSION",
-    "MODELS",
-    "Config",
-    "ModelDefaults",
-)
+from dctrgan.modelfile import ModelConfig
 
-#: Format tag and version of saved DCTR models (a newer version is refused on load).
-FORMAT = "dctrgan.DCTR"
-FORMAT_VERSION = 1
+__all__ = ("DEFAULTS", "MODELS", "Config", "ModelDefaults")
 
 MODELS = ("mlp", "cnn3d", "deepsets")
 
@@ -54,7 +46,7 @@ DEFAULTS: dict[str, ModelDefaults] = {
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(ModelConfig):
     """The hyperparameters of a DCTR model, as saved (see :class:`dctrgan.DCTR`)."""
 
     features: str | tuple[str, ...]
@@ -99,55 +91,8 @@ class Config:
                 msg = f"DCTR: {name} must be {expected}, got {getattr(self, name)!r}"
                 raise ValueError(msg)
         if self.calibrate == "temperature" and self.validation == 0:
-            msg = "DCTR: calibrate='temperature' needs held-out events (validation > 0), or calibrate=None"
+            msg = (
+                "DCTR: calibrate='temperature' needs held-out events (validation > 0), "
+                "or calibrate=None"
+            )
             raise ValueError(msg)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dictionary (tuples as lists)."""
-        d = dataclasses.asdict(self)
-        d["hidden"] = list(self.hidden)
-        if isinstance(self.features, tuple):
-            d["features"] = list(self.features)
-        return d
-
-    def to_json(self) -> str:
-        """The config as a JSON string."""
-        return self.dumps(self.to_dict())
-
-    @classmethod
-    def from_json(cls, text: str) -> Config:
-        """The config from :meth:`to_json` output.
-
-        Raises:
-            ValueError: for missing, unknown or invalid fields.
-        """
-        d = cls.loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(d) != names:
-            msg = f"config fields differ: missing {sorted(names - set(d))}, unknown {sorted(set(d) - names)}"
-            raise ValueError(msg)
-        d["hidden"] = tuple(int(h) for h in d["hidden"])
-        if isinstance(d["features"], list):
-            d["features"] = tuple(str(f) for f in d["features"])
-        return cls(**d)
-
-    @staticmethod
-    def dumps(d: dict[str, Any]) -> str:
-        """JSON text of a dictionary (keys sorted, so equal configs give equal text)."""
-        return json.dumps(d, sort_keys=True)
-
-    @staticmethod
-    def loads(text: Any) -> dict[str, Any]:
-        """The dictionary of JSON ``text``.
-
-        Raises:
-            ValueError: if ``text`` is not the JSON text of an object.
-        """
-        if not isinstance(text, str):
-            msg = f"expected JSON text, got {type(text).__name__}"
-            raise TypeError(msg)
-        d = json.loads(text)
-        if not isinstance(d, dict):
-            msg = f"expected a JSON object, got {type(d).__name__}"
-            raise TypeError(msg)
-        return d

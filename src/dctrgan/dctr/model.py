@@ -20,63 +20,41 @@ References:
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import awkward as ak
 import numpy as np
+import numpy.typing as npt
 import torch
 from torch import nn
 
-from dctrgan.dctr.config import (
-    DEFAULTS,
-    FORMAT,
-    FORMAT_VERSION,
-    MODELS,
-    Config,
-)
-from dctrgan.dctr._fit import (
-    Sample,
-    build_classifier,
-    fit_fold,
-    predict_logits,
-    weights_from_log,
-)
+from dctrgan.data import Events, Geometry, is_dask
+from dctrgan.dctr._fit import Run, build_classifier, fit_folds, predict_logits
 from dctrgan.dctr._inputs import (
     Container,
     FeatureSpec,
-    HitInputs,
-    HitTable,
     as_container,
     container_of,
-    extract_features,
-    is_dask,
-    is_shower_branches,
-    is_showers,
+    given_features,
+    prediction_inputs,
     sample_weight,
+    saved_features,
     take,
     touch_weight_inputs,
-    weight_inputs,
+    training_sample,
     weight_meta,
     weighted_auc,
 )
-from dctrgan.dctr._split import fold_labels, split
-from dctrgan.modelfile import cpu_state, read_model, write_model
-from dctrgan.data import Geometry
+from dctrgan.dctr.calibration import weights_from_log
+from dctrgan.dctr.config import DEFAULTS, MODELS, Config
+from dctrgan.modelfile import cpu_state, damaged, load_model, save_model
 from dctrgan.stats import effective_entries
-from dctrgan.training import resolve_device, resolve_mixed_precision
+from dctrgan.training import require_fitted, resolve_device, resolve_mixed_precision
 
 __all__ = ("DCTR",)
-
-log = logging.getLogger(__name__)
-
-#: fit warns when the weights of the fake validation events keep less than this
-#: fraction of them as effective entries: a few events carry all the weight.
-NEFF_WARNING = 0.05
 
 
 class DCTR:
@@ -153,6 +131,7 @@ class DCTR:
         self,
         features: FeatureSpec = "auto",
         model: Literal["mlp", "cnn3d", "deepsets"] = "mlp",
+        *,
         hidden: tuple[int, ...] | None = None,
         epochs: int | None = None,
         batch_size: int = 128,
@@ -164,7 +143,6 @@ class DCTR:
         device: str | torch.device = "auto",
         seed: int = 0,
         progress: bool = True,
-        *,
         width: int | None = None,
         patience: int | None = 5,
         balance: Literal["auto", "weights", "tile"] = "auto",
@@ -176,7 +154,10 @@ class DCTR:
             msg = f"model must be one of {MODELS}, got {model!r}"
             raise ValueError(msg)
         if model != "mlp" and not (isinstance(features, str) and features == "auto"):
-            msg = f"features={features!r}: the low-level model {model!r} reads the hits; features= applies to model='mlp'"
+            msg = (
+                f"features={features!r}: the low-level model {model!r} reads the hits; "
+                "features= applies to model='mlp'"
+            )
             raise ValueError(msg)
         self.device = resolve_device(device)
         self.mixed_precision = resolve_mixed_precision(
@@ -185,14 +166,8 @@ class DCTR:
         defaults = DEFAULTS[model]
         if width is None:
             width = 128 if model == "cnn3d" and self.device.type == "cuda" else defaults.width
-        if callable(features):
-            spec: str | tuple[str, ...] = "callable"
-        elif isinstance(features, str):
-            spec = features
-        else:
-            spec = tuple(str(f) for f in features)
         self._config = Config(
-            features=spec,
+            features=saved_features(features),
             model=model,
             hidden=tuple(int(h) for h in hidden) if hidden is not None else defaults.hidden,
             width=width,
@@ -237,10 +212,10 @@ class DCTR:
 
     def fit(
         self,
-        real: Any,
-        fake: Any,
-        real_weight: Any = None,
-        fake_weight: Any = None,
+        real: Events,
+        fake: Events,
+        real_weight: npt.ArrayLike | None = None,
+        fake_weight: npt.ArrayLike | None = None,
     ) -> DCTR:
         """Train the classifier(s) on ``real`` (label 1) against ``fake`` (label 0).
 
@@ -263,155 +238,23 @@ class DCTR:
                 the validation split and folds.
         """
         c = self._config
-        if c.model == "mlp":
-            xr, names = extract_features(real, self._features, "real")
-            xf, names_fake = extract_features(fake, self._features, "fake")
-            if names != names_fake or xr.shape[1] != xf.shape[1]:
-                msg = (
-                    f"fake: feature mismatch with real: {names_fake or xf.shape[1]} "
-                    f"vs {names or xr.shape[1]}"
-                )
-                raise ValueError(msg)
-            if xr.shape[1] == 0:
-                msg = "real: no features (0 columns)"
-                raise ValueError(msg)
-            n_real, n_fake = len(xr), len(xf)
-            self.feature_names, self._n_features = names, xr.shape[1]
-        else:
-            tables = (HitTable.from_showers(real, "real"), HitTable.from_showers(fake, "fake"))
-            if tables[0].geometry.shape != tables[1].geometry.shape:
-                msg = f"fake: geometry {tables[1].geometry.shape} differs from real's {tables[0].geometry.shape}"
-                raise ValueError(msg)
-            n_real, n_fake = len(tables[0]), len(tables[1])
-            self._geometry = tables[0].geometry
-        for what, n in (("real", n_real), ("fake", n_fake)):
-            if n == 0:
-                msg = f"{what}: empty sample (0 events); DCTR needs events of both classes"
-                raise ValueError(msg)
-        weight = np.concatenate(
-            [
-                sample_weight(real, real_weight, n_real, "real_weight"),
-                sample_weight(fake, fake_weight, n_fake, "fake_weight"),
-            ]
-        )
-        target = torch.cat([torch.ones(n_real), torch.zeros(n_fake)])
-        if c.model == "mlp":
-            x = torch.from_numpy(np.concatenate([xr, xf]))
-            del xr, xf
-            inputs: Callable[[np.ndarray], Any] = lambda i: x[torch.from_numpy(i)]
-        else:
-            inputs = HitInputs(c.model, tables, n_real)
-        rng = np.random.default_rng(c.seed)
-        fold = np.concatenate(
-            [fold_labels(n_real, c.folds, rng), fold_labels(n_fake, c.folds, rng)]
-        )
-        is_real = np.arange(n_real + n_fake) < n_real
-        sample = Sample(inputs, target, weight, is_real)
+        sample = training_sample(real, fake, real_weight, fake_weight, c.model, self._features)
+        self.feature_names, self._n_features = sample.feature_names, sample.n_features
+        self._geometry = sample.geometry
+        # the previous fit is gone, also if this one fails or is interrupted
         self._models, self.temperatures, self.offsets = [], [], []
         self.history, self._seen = {}, []
-        try:
-            for j in range(c.folds):
-                pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
-                train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
-                self._seen.append(np.union1d(train_index, val_index))
-                desc = f"DCTR {c.model}" + (f" fold {j + 1}/{c.folds}" if c.folds > 1 else "")
-                result = fit_fold(
-                    self._build,
-                    c,
-                    sample,
-                    train_index,
-                    val_index,
-                    rng,
-                    seed=c.seed + j,
-                    device=self.device,
-                    mixed_precision=self.mixed_precision,
-                    progress=self.progress,
-                    desc=desc,
-                )
-                self._models.append(result.model)
-                if result.neff_fraction is not None and result.neff_fraction < NEFF_WARNING:
-                    warnings.warn(
-                        f"{desc}: the weights of the fake validation events have n_eff/N = "
-                        f"{result.neff_fraction:.2g}: a few events carry the weight, so the "
-                        "classifier separates the samples almost completely. Weighted "
-                        "distributions will be noisy; consider clip=, fewer epochs, a "
-                        "smaller model or a generator closer to the real events",
-                        RuntimeWarning,
-                        stacklevel=2,
-                    )
-                self.temperatures.append(result.temperature)
-                self.offsets.append(result.offset)
-                for key, values in result.history.items():
-                    self.history.setdefault(key, []).extend(values)
-                if c.folds > 1:
-                    n_epochs = len(result.history["train_loss"])
-                    self.history.setdefault("fold", []).extend([float(j)] * n_epochs)
-        except BaseException:  # interrupted or failed: no half-fitted model to save or use
-            self._models, self.temperatures, self.offsets = [], [], []
-            self.history, self._seen = {}, []
-            raise
-        self._oof_log_weight, self.heldout_fold = None, None
-        if c.folds > 1:
-            self.heldout_fold = fold[n_real:]
-            oof = np.empty(n_fake)
-            for j, model in enumerate(self._models):
-                index = np.flatnonzero((fold == j) & ~is_real)
-                logit = self._predict(model, inputs, index, f"out-of-fold {j + 1}/{c.folds}")
-                oof[index - n_real] = logit / self.temperatures[j] + self.offsets[j]
-            self._oof_log_weight = oof
+        run = Run(self.device, self.mixed_precision, self.progress, f"DCTR {c.model}", c.seed)
+        done = fit_folds(c, sample, run)
+        self._models, self.temperatures, self.offsets = done.models, done.temperatures, done.offsets
+        self.history, self._seen = done.history, done.seen
+        self.heldout_fold, self._oof_log_weight = done.heldout_fold, done.oof_log_weight
         self._fake_kind = container_of(fake)
         return self
 
-    def _build(self) -> nn.Module:
-        return build_classifier(self._config, self._n_features, self._geometry)
-
     # ------------------------------------------------------------------ weights
 
-    def _check_fitted(self, method: str) -> None:
-        if not self._models:
-            msg = f"DCTR.{method}: the model is not fitted; call fit() or DCTR.load() first"
-            raise RuntimeError(msg)
-
-    def _predict(
-        self, model: nn.Module, inputs: Callable[[np.ndarray], Any], index: np.ndarray, desc: str
-    ) -> np.ndarray:
-        """Logits ``(len(index),)`` float64 of ``model`` for the events ``index``."""
-        return predict_logits(
-            model, inputs, index, self._config.model, self.device, self.progress, f"DCTR {desc}"
-        )
-
-    def _inputs_for(self, events: Any, what: str) -> tuple[Callable[[np.ndarray], Any], int]:
-        """Batch builder and event count of new events, checked against the fitted model."""
-        c = self._config
-        events = weight_inputs(events, callable(self._features), self._geometry)
-        if c.model != "mlp":
-            table = HitTable.from_showers(events, what)
-            assert self._geometry is not None
-            if table.geometry.shape != self._geometry.shape:
-                msg = f"{what}: feature mismatch: geometry {table.geometry.shape}, the model was fitted on {self._geometry.shape}"
-                raise ValueError(msg)
-            return HitInputs(c.model, (table,), len(table)), len(table)
-        spec = self._features
-        if (
-            isinstance(spec, str)
-            and spec == "auto"
-            and self.feature_names is not None
-            and isinstance(events, ak.Array)
-            and not is_showers(events)
-        ):
-            spec = self.feature_names  # select the fitted fields; others (weight) are ignored
-        x, names = extract_features(events, spec, what)
-        if names is not None and self.feature_names is not None and names != self.feature_names:
-            diff = sorted(set(names) ^ set(self.feature_names)) or "their order"
-            msg = f"{what}: feature mismatch: got {names}, the model was fitted on {self.feature_names} (differ: {diff})"
-            raise ValueError(msg)
-        if x.shape[1] != self._n_features:
-            msg = f"{what}: feature mismatch: {x.shape[1]} features, the model was fitted on {self._n_features}"
-            raise ValueError(msg)
-        tensor = torch.from_numpy(x)
-        return (lambda i: tensor[torch.from_numpy(i)]), len(x)
-
-    def log_weight(self, events: Any, fold: int | None = None) -> np.ndarray:
+    def log_weight(self, events: Events, fold: int | None = None) -> np.ndarray:
         """Unclipped log-weights ``logit / T`` of ``events``, ``(N,)`` float64.
 
         With ``folds > 1`` the log-weights of the fold classifiers are averaged, a
@@ -426,17 +269,22 @@ class DCTR:
         Raises:
             ValueError: as :meth:`weight`, or for a fold out of range.
         """
-        self._check_fitted("log_weight")
+        require_fitted(self._models, "DCTR", "log_weight")
         k = len(self._models)
         if fold is not None and not 0 <= fold < k:
             msg = f"log_weight: fold must be in [0, {k}), got {fold}"
             raise ValueError(msg)
-        inputs, n = self._inputs_for(events, "events")
+        c = self._config
+        inputs, n = prediction_inputs(
+            events, c.model, self._features, self.feature_names, self._n_features, self._geometry
+        )
         index = np.arange(n, dtype=np.int64)
         total = np.zeros(n)
         for j in range(k) if fold is None else [fold]:
-            desc = f"weights {j + 1}/{k}"
-            logit = self._predict(self._models[j], inputs, index, desc)
+            desc = f"DCTR weights {j + 1}/{k}"
+            logit = predict_logits(
+                self._models[j], inputs, index, c.model, self.device, self.progress, desc
+            )
             total += logit / self.temperatures[j] + self.offsets[j]
         log_w = total / (k if fold is None else 1)
         bad = ~np.isfinite(log_w)
@@ -448,7 +296,14 @@ class DCTR:
             raise ValueError(msg)
         return log_w
 
-    def weight(self, events: Any) -> Any:
+    @overload
+    def weight(self, events: np.ndarray) -> np.ndarray: ...
+    @overload
+    def weight(self, events: torch.Tensor) -> torch.Tensor: ...
+    @overload  # awkward (and dask-awkward: awkward is untyped, so ak.Array takes any type)
+    def weight(self, events: ak.Array) -> ak.Array: ...
+
+    def weight(self, events: Events) -> Events:
         """Per-event weights ``w = exp(logit / T) ~ p_real / p_fake`` of ``events``.
 
         Args:
@@ -471,7 +326,7 @@ class DCTR:
             ValueError: for non-finite features, or features that do not match the
                 fitted ones (names, count, geometry).
         """
-        self._check_fitted("weight")
+        require_fitted(self._models, "DCTR", "weight")
         if is_dask(events):
             import dask_awkward as dak
 
@@ -479,25 +334,12 @@ class DCTR:
                 self.weight, events, meta=weight_meta(), label="dctr-weight"
             )
         if ak.backend(events) == "typetracer" if isinstance(events, ak.Array) else False:
-            return self._typetracer_weights(events)
+            # dask-awkward's column optimization: touch what the weights read, return the type
+            c = self._config
+            touch_weight_inputs(events, c.model, self._features, self.feature_names)
+            return weight_meta()
         w, _ = weights_from_log(self.log_weight(events), self._config.clip)
         return as_container(w, container_of(events), events)
-
-    def _typetracer_weights(self, events: ak.Array) -> ak.Array:
-        """What :meth:`weight` returns for a typetracer (dask-awkward's column optimization):
-        the fields the weights read are touched, the result has the weights' type."""
-        spec = self._features
-        names: list[str] | None = None  # None: those of weight_inputs
-        if self._config.model == "mlp" and not (is_showers(events) or is_shower_branches(events)):
-            if isinstance(spec, str):
-                names = None if self.feature_names is None else list(self.feature_names)
-            elif not callable(spec):
-                names = [str(n) for n in spec]
-        if callable(spec):
-            ak.typetracer.touch_data(events)  # a callable may read any field
-        else:
-            touch_weight_inputs(events, names)
-        return weight_meta()
 
     def training_weights(self) -> Any:
         """Out-of-fold weights of the fake events given to :meth:`fit` (``folds > 1``).
@@ -513,7 +355,7 @@ class DCTR:
             ValueError: with ``folds=1`` (use :meth:`weight`), or for a loaded model
                 (the out-of-fold weights are not saved).
         """
-        self._check_fitted("training_weights")
+        require_fitted(self._models, "DCTR", "training_weights")
         if self._oof_log_weight is None:
             msg = (
                 "DCTR.training_weights: out-of-fold weights exist after fit() with folds > 1 "
@@ -523,7 +365,7 @@ class DCTR:
         w, _ = weights_from_log(self._oof_log_weight, self._config.clip)
         return as_container(w, self._fake_kind)
 
-    def attach(self, events: Any, field: str = "weight") -> Any:
+    def attach(self, events: ak.Array, field: str = "weight") -> ak.Array:
         """``events`` with the DCTR weight in ``field``, multiplied into an existing one.
 
         The product is computed in float64 and stored as float32 (the schema's
@@ -538,9 +380,13 @@ class DCTR:
             w = self.weight(events)
             if field in events.fields:
                 w = w * events[field]
-            return dak.with_field(events, dak.values_astype(w, np.float32), field)  # type: ignore[attr-defined]
+            w = dak.values_astype(w, np.float32)  # type: ignore[attr-defined]
+            return dak.with_field(events, w, field)  # type: ignore[attr-defined]
         if not isinstance(events, ak.Array) or not ak.fields(events):
-            msg = f"attach: needs awkward records to add the field {field!r} to, got {type(events).__name__}; use weight() for arrays"
+            msg = (
+                f"attach: needs awkward records to add the field {field!r} to, "
+                f"got {type(events).__name__}; use weight() for arrays"
+            )
             raise TypeError(msg)
         w = np.asarray(ak.to_numpy(self.weight(events)), dtype=np.float64)
         if field in ak.fields(events):
@@ -550,7 +396,12 @@ class DCTR:
     # ------------------------------------------------------------------ diagnostics
 
     def diagnostics(
-        self, real: Any, fake: Any, *, real_weight: Any = None, fake_weight: Any = None
+        self,
+        real: Events,
+        fake: Events,
+        *,
+        real_weight: npt.ArrayLike | None = None,
+        fake_weight: npt.ArrayLike | None = None,
     ) -> dict[str, float]:
         """How well the weights close, on samples not used in training.
 
@@ -563,7 +414,7 @@ class DCTR:
             weighted fake over its size; ``max_weight``, ``mean_weight``;
             ``clipped_fraction``: fraction of fake weights clipped.
         """
-        self._check_fitted("diagnostics")
+        require_fitted(self._models, "DCTR", "diagnostics")
         log_r, log_f = self.log_weight(real), self.log_weight(fake)
         wr = sample_weight(real, real_weight, len(log_r), "real_weight")
         wf = sample_weight(fake, fake_weight, len(log_f), "fake_weight")
@@ -603,29 +454,22 @@ class DCTR:
     # ------------------------------------------------------------------ persistence
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model: state dicts, temperatures, config (JSON), feature names, format version.
+        """Write the model (:func:`dctrgan.modelfile.save_model`): the config (JSON), the
+        state dicts, and the temperatures, offsets, feature names, geometry and history.
 
         Written to a temporary file in the same folder and renamed, so an
         interrupted save never leaves a half-written model at ``path``.
         """
-        self._check_fitted("save")
-        payload = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "config": self._config.to_json(),
-            "fitted": Config.dumps(
-                {
-                    "feature_names": self.feature_names,
-                    "n_features": self._n_features,
-                    "geometry": None if self._geometry is None else self._geometry.to_dict(),
-                    "temperatures": self.temperatures,
-                    "offsets": self.offsets,
-                    "history": self.history,
-                }
-            ),
-            "state": [cpu_state(m) for m in self._models],
+        models = require_fitted(self._models, "DCTR", "save")
+        fitted = {
+            "feature_names": self.feature_names,
+            "n_features": self._n_features,
+            "geometry": None if self._geometry is None else self._geometry.to_dict(),
+            "temperatures": self.temperatures,
+            "offsets": self.offsets,
+            "history": self.history,
         }
-        write_model(Path(path), payload)
+        save_model(path, "DCTR", self._config, fitted, [cpu_state(m) for m in models])
 
     @classmethod
     def load(
@@ -636,7 +480,7 @@ class DCTR:
         device: str | torch.device = "auto",
         progress: bool = True,
     ) -> DCTR:
-        """Read a model written by :meth:`save`.
+        """Read a model written by :meth:`save` (:func:`dctrgan.modelfile.load_model`).
 
         Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
         only, so a file holding any other Python object is refused without running it.
@@ -650,42 +494,38 @@ class DCTR:
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
-            ValueError: for a file that is not a dctrgan DCTR model, one written by a
-                newer dctrgan (format version), or a missing ``features`` callable.
+            ValueError: for a file that is not a dctrgan DCTR model, a damaged one, one
+                written by a newer dctrgan (format version), or a missing ``features``
+                callable.
         """
         path = Path(path)
-        payload = read_model(path, "DCTR", FORMAT, FORMAT_VERSION)
-        try:
-            config = Config.from_json(payload["config"])
-            fitted = Config.loads(payload["fitted"])
-            states = payload["state"]
-        except (KeyError, TypeError, ValueError) as err:
-            msg = f"DCTR.load: {str(path)!r} is a damaged DCTR model ({err})"
-            raise ValueError(msg) from err
+        file = load_model(path, "DCTR", Config)
+        config, fitted = file.config, file.fitted
         if config.features == "callable" and features is None:
-            msg = f"DCTR.load: {str(path)!r} was fitted with a features function; pass it again as DCTR.load(path, features=f)"
+            msg = (
+                f"DCTR.load: {str(path)!r} was fitted with a features function; "
+                "pass it again as DCTR.load(path, features=f)"
+            )
             raise ValueError(msg)
-        spec: FeatureSpec = features if features is not None else _spec(config.features)
+        spec = features if features is not None else given_features(config.features)
         self = cls(spec, config.model, device=device, progress=progress)  # type: ignore[arg-type]
         self._config = config
-        self.feature_names = fitted["feature_names"]
-        self._n_features = int(fitted["n_features"])
-        self._geometry = (
-            None if fitted["geometry"] is None else Geometry.from_dict(fitted["geometry"])
-        )
-        self.temperatures = [float(t) for t in fitted["temperatures"]]
-        self.offsets = [float(b) for b in fitted["offsets"]]
-        self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
-        self._models = []
-        for state in states:
-            model = self._build()
-            model.load_state_dict(state)
-            self._models.append(model.to(self.device).eval())
-        if not self._models or not len(self._models) == len(self.temperatures) == len(self.offsets):
-            msg = f"DCTR.load: {str(path)!r} is a damaged DCTR model ({len(self._models)} networks, {len(self.temperatures)} temperatures)"
-            raise ValueError(msg)
+        try:
+            self.feature_names = fitted["feature_names"]
+            self._n_features = int(fitted["n_features"])
+            geometry = fitted["geometry"]
+            self._geometry = None if geometry is None else Geometry.from_dict(geometry)
+            self.temperatures = [float(t) for t in fitted["temperatures"]]
+            self.offsets = [float(b) for b in fitted["offsets"]]
+            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            for state in file.state:
+                model = build_classifier(config, self._n_features, self._geometry)
+                model.load_state_dict(state)
+                self._models.append(model.to(self.device).eval())
+        except (AttributeError, KeyError, RuntimeError, TypeError, ValueError) as err:
+            raise damaged(path, "DCTR", err) from err
+        n_models, n_temperatures = len(self._models), len(self.temperatures)
+        if not n_models or not n_models == n_temperatures == len(self.offsets):
+            problem = ValueError(f"{n_models} networks, {n_temperatures} temperatures")
+            raise damaged(path, "DCTR", problem)
         return self
-
-
-def _spec(features: str | tuple[str, ...]) -> FeatureSpec:
-    return list(features) if isinstance(features, tuple) else features
