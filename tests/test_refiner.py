@@ -1,7 +1,9 @@
-"""Refiner: shapes, non-negativity, untouched fields, gradients, files, sparse == dense, training."""
+"""Refiner: shapes, non-negativity, untouched fields, gradients, files, sparse == dense,
+training."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +218,41 @@ def test_load_errors(tmp_path: Path) -> None:
         Refiner.load(newer)
     damaged = tmp_path / "damaged.pt"
     torch.save({"format": "dctrgan.Refiner", "version": 1, "config": "{}"}, damaged)
-    with pytest.raises(ValueError, match="damaged refiner"):
+    with pytest.raises(ValueError, match="is a damaged Refiner model"):
         Refiner.load(damaged)
+
+
+def _first_format(refiner: Refiner, version: int = 1) -> dict[str, Any]:
+    """The payload as ``Refiner.save`` wrote it before the shared model-file path."""
+    return {
+        "format": "dctrgan.Refiner",
+        "version": version,
+        "config": json.dumps(refiner.config, sort_keys=True),
+        "fitted": json.dumps({"shape": [9, 9, 80], "history": refiner.history}),
+        "state": {
+            "refiner": {k: v.detach().cpu() for k, v in refiner.refiner.state_dict().items()},
+            "critic": {k: v.detach().cpu() for k, v in refiner.critic.state_dict().items()},
+        },
+    }
+
+
+def test_loads_files_of_the_first_format(
+    fitted: Refiner, samples: tuple[ak.Array, ak.Array], tmp_path: Path
+) -> None:
+    path = tmp_path / "old.pt"
+    torch.save(_first_format(fitted), path)
+    loaded = Refiner.load(path, device="cpu", progress=False)
+    assert loaded.config == fitted.config
+    assert loaded.history == fitted.history
+    signal = _signal(samples[0])
+    np.testing.assert_array_equal(loaded.refine(signal), fitted.refine(signal))
+
+
+def test_a_newer_format_version_is_refused(fitted: Refiner, tmp_path: Path) -> None:
+    path = tmp_path / "newer.pt"
+    torch.save(_first_format(fitted, version=2), path)
+    with pytest.raises(ValueError, match=r"newer dctrgan \(model format version 2; .*upgrade"):
+        Refiner.load(path)
 
 
 # ---------------------------------------------------------------- errors

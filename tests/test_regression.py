@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +171,39 @@ def test_load_refuses_other_files(tmp_path: Path) -> None:
     text.write_text("not a model")
     with pytest.raises(ValueError, match="not a dctrgan model file"):
         Regressor.load(text)
+    damaged = tmp_path / "damaged.pt"
+    torch.save({"format": "dctrgan.Regressor", "version": 1, "config": "{}"}, damaged)
+    with pytest.raises(ValueError, match="is a damaged Regressor model"):
+        Regressor.load(damaged)
+
+
+def _first_format(regressor: Regressor, version: int = 1) -> dict[str, Any]:
+    """The payload as ``Regressor.save`` wrote it before the shared model-file path."""
+    return {
+        "format": "dctrgan.Regressor",
+        "version": version,
+        "config": json.dumps(regressor.config, sort_keys=True),
+        "fitted": json.dumps({"shape": [9, 9, 80], "history": regressor.history}),
+        "state": {k: v.detach().cpu() for k, v in regressor.model.state_dict().items()},
+    }
+
+
+def test_loads_files_of_the_first_format(
+    fitted: Regressor, samples: tuple[ak.Array, ak.Array], tmp_path: Path
+) -> None:
+    path = tmp_path / "old.pt"
+    torch.save(_first_format(fitted), path)
+    loaded = Regressor.load(path, progress=False)
+    assert loaded.config == fitted.config
+    assert loaded.history == fitted.history
+    np.testing.assert_array_equal(loaded.predict(samples[1]), fitted.predict(samples[1]))
+
+
+def test_a_newer_format_version_is_refused(fitted: Regressor, tmp_path: Path) -> None:
+    path = tmp_path / "newer.pt"
+    torch.save(_first_format(fitted, version=2), path)
+    with pytest.raises(ValueError, match=r"newer dctrgan \(model format version 2; .*upgrade"):
+        Regressor.load(path)
 
 
 def test_arrays_with_y_equal_events() -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,13 +13,13 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 from torch import nn
 
-from dctrgan.wgan._inputs import Scaling
-from dctrgan.nn.gan import build_networks
 from dctrgan.data import Geometry
 from dctrgan.features import pattern, voxelize
+from dctrgan.nn.gan import build_networks
 from dctrgan.simulate import airshower, bimodal_1d, calorimeter
 from dctrgan.training import Loader, gradient_penalty, threads, train_steps
 from dctrgan.wgan import WGAN
+from dctrgan.wgan._inputs import Scaling
 
 SMALL_3D = Geometry(n_layers=6, n_x=6, n_y=6, absorber=(2.1,) * 6)
 # Tiny, fast settings: a few steps of small nets on small batches.
@@ -395,3 +396,49 @@ def test_load_refuses_other_files(tmp_path: Path) -> None:
         WGAN.load(damaged)
     with pytest.raises(FileNotFoundError):
         WGAN.load(tmp_path / "missing.pt")
+
+
+def _first_format(wgan: WGAN, version: int = 1) -> dict[str, Any]:
+    """The payload as ``WGAN.save`` wrote it before the shared model-file path."""
+    assert wgan._scaling is not None
+    assert wgan._label_scaling is not None
+    fitted = {
+        "scaling": wgan._scaling.to_dict(),
+        "labels": wgan._label_scaling.to_dict(),
+        "geometry": None,
+        "history": wgan.history,
+    }
+    modules = {"generator": wgan.generator, "critic": wgan.critic, "constrainer": wgan.constrainer}
+    return {
+        "format": "dctrgan.WGAN",
+        "version": version,
+        "config": json.dumps(wgan.config, sort_keys=True),
+        "fitted": json.dumps(fitted, sort_keys=True),
+        "state": {
+            name: {k: v.detach().cpu() for k, v in module.state_dict().items()}
+            for name, module in modules.items()
+            if module is not None
+        },
+        "labels": wgan._labels,
+        "energies": wgan._energies,
+    }
+
+
+def test_loads_files_of_the_first_format(tmp_path: Path) -> None:
+    events = airshower(48, "data", seed=1)
+    wgan = WGAN((9, 9), condition_dim=1, width=4, **TINY).fit(events)
+    path = tmp_path / "old.pt"
+    torch.save(_first_format(wgan), path)
+    loaded = WGAN.load(path, device="cpu", progress=False)
+    assert loaded.config == wgan.config
+    assert loaded.history == wgan.history
+    assert_array_equal(loaded.sample(20, seed=3), wgan.sample(20, seed=3))  # drawn labels too
+    assert_array_equal(loaded.reconstruct(events), wgan.reconstruct(events))
+
+
+def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
+    wgan = WGAN((9, 9), condition_dim=1, width=4, **TINY).fit(airshower(48, "data", seed=1))
+    path = tmp_path / "newer.pt"
+    torch.save(_first_format(wgan, version=2), path)
+    with pytest.raises(ValueError, match=r"newer dctrgan \(model format version 2; .*upgrade"):
+        WGAN.load(path)

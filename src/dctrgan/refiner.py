@@ -47,31 +47,33 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import os
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import awkward as ak
 import numpy as np
 import torch
 from torch import nn
 
-from dctrgan.modelfile import cpu_state, read_model, write_model
-from dctrgan.nn.traces import Critic, TraceRefiner, from_scaled, to_scaled
+from dctrgan.data import Events
 from dctrgan.features.traces import signal_array
+from dctrgan.modelfile import ModelConfig, cpu_state, damaged, load_model, save_model
+from dctrgan.nn.traces import Critic, TraceRefiner, from_scaled, to_scaled
 from dctrgan.training import (
     Loader,
     Step,
     autocast,
     averaged,
+    cpu_threads,
     frozen,
     gradient_penalty,
+    require_fitted,
     resolve_device,
     resolve_mixed_precision,
+    rows,
     seeded,
     threads,
     train_steps,
@@ -80,10 +82,6 @@ from dctrgan.training import (
 __all__ = ("Refiner",)
 
 log = logging.getLogger(__name__)
-
-#: Format tag and version of saved refiners (a newer version is refused on load).
-FORMAT = "dctrgan.Refiner"
-FORMAT_VERSION = 1
 
 #: Events per batch in :meth:`Refiner.refine`.
 _REFINE_BATCH = 512
@@ -95,8 +93,12 @@ _CRITIC_WIDTH = {"cpu": 16, "cuda": 32}
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The hyperparameters of a :class:`Refiner`, as saved."""
+class Config(ModelConfig):
+    """The hyperparameters of a :class:`Refiner`, as saved (see there).
+
+    Raises:
+        ValueError: naming the first invalid field.
+    """
 
     width: int
     critic_width: int
@@ -112,7 +114,8 @@ class Config:
     seed: int
 
     def __post_init__(self) -> None:
-        betas_ok = all(0 <= b < 1 for b in self.betas)
+        betas: tuple[float, ...] = self.betas  # a loaded config may hold any number
+        betas_ok = len(betas) == 2 and all(0 <= b < 1 for b in betas)
         checks = (
             ("width", self.width >= 1, ">= 1"),
             ("critic_width", self.critic_width >= 1, ">= 1"),
@@ -132,14 +135,17 @@ class Config:
                 raise ValueError(msg)
 
 
-def _traces(events: Any, what: str, name: str) -> np.ndarray:
+def _traces(events: Events, what: str, name: str) -> np.ndarray:
     """The ``(N, n_x, n_y, n_t)`` signal of ``events``, checked: events, finite, ``>= 0``."""
     signal = signal_array(events, f"{what}: {name}")
     if len(signal) == 0:
         msg = f"{what}: {name} holds no events"
         raise ValueError(msg)
     if (signal < 0).any():
-        msg = f"{what}: {name} has {np.count_nonzero(signal < 0)} negative signal value(s); signals are VEM >= 0"
+        msg = (
+            f"{what}: {name} has {np.count_nonzero(signal < 0)} negative signal value(s); "
+            "signals are VEM >= 0"
+        )
         raise ValueError(msg)
     return signal
 
@@ -263,13 +269,12 @@ class Refiner:
         )
         self.progress = progress
         self.history: dict[str, list[float]] = {}
-        self._refiner: TraceRefiner | None = None
-        self._critic: Critic | None = None
+        self._nets: tuple[TraceRefiner, Critic] | None = None
         self._shape: tuple[int, int, int] | None = None
 
     def __repr__(self) -> str:
         c = self._config
-        state = "fitted" if self._refiner is not None else "not fitted"
+        state = "fitted" if self._nets is not None else "not fitted"
         return f"Refiner(width={c.width}, n_critic={c.n_critic}, gp={c.gp}, lr={c.lr}, {state})"
 
     @property
@@ -280,29 +285,19 @@ class Refiner:
     @property
     def refiner(self) -> TraceRefiner:
         """The refiner network (on scaled traces ``u``)."""
-        return self._fitted("refiner")[0]
+        return require_fitted(self._nets, "Refiner", "refiner")[0]
 
     @property
     def critic(self) -> Critic:
         """The critic network (on scaled traces ``u``)."""
-        return self._fitted("critic")[1]
-
-    def _fitted(self, what: str) -> tuple[TraceRefiner, Critic]:
-        if self._refiner is None or self._critic is None:
-            msg = f"Refiner.{what}: the refiner is not fitted; call fit() or Refiner.load() first"
-            raise RuntimeError(msg)
-        return self._refiner, self._critic
-
-    def _threads(self) -> int | None:
-        # Small per-station convolutions: on a busy CPU, extra OpenMP threads only wait.
-        return 1 if self.device.type == "cpu" else None
+        return require_fitted(self._nets, "Refiner", "critic")[1]
 
     # ------------------------------------------------------------------ fit
 
     def fit(
         self,
-        sim: Any,
-        data: Any,
+        sim: Events,
+        data: Events,
         *,
         steps: int | None = None,
         batch_size: int | None = None,
@@ -338,10 +333,13 @@ class Refiner:
         s = _traces(sim, "Refiner.fit", "sim")
         d = _traces(data, "Refiner.fit", "data")
         if s.shape[1:] != d.shape[1:]:
-            msg = f"Refiner.fit: sim traces {s.shape[1:]} and data traces {d.shape[1:]} differ in shape"
+            msg = (
+                f"Refiner.fit: sim traces {s.shape[1:]} and data traces {d.shape[1:]} "
+                "differ in shape"
+            )
             raise ValueError(msg)
         n_x, n_y, n_t = (int(k) for k in s.shape[1:])
-        self._config, self._refiner, self._critic = c, None, None
+        self._config, self._nets = c, None
         rng = np.random.default_rng(c.seed)
         unit, scale, total_scale = _scalings([s, d], rng)
         unit_t, scale_t = torch.tensor(unit), torch.tensor(scale)
@@ -350,7 +348,7 @@ class Refiner:
         def loader(signal: np.ndarray, generator: torch.Generator) -> Loader:
             index = np.resize(np.arange(len(signal)), max(len(signal), need))
             return Loader(
-                lambda i: to_scaled(_batch(signal, np.sort(i)), unit_t, scale_t),
+                lambda i: to_scaled(rows(signal, np.sort(i)), unit_t, scale_t),
                 index=index,
                 batch_size=need,
                 shuffle=True,
@@ -359,7 +357,8 @@ class Refiner:
                 drop_last=True,
             )
 
-        with seeded(c.seed, self.device) as generator, threads(self._threads()):
+        # small per-station convolutions: on a busy CPU, extra OpenMP threads only wait
+        with seeded(c.seed, self.device) as generator, threads(cpu_threads(self.device)):
             refiner = TraceRefiner(c.width, c.blocks, c.kernel, unit, scale).to(self.device)
             critic = Critic((n_x, n_y, n_t), c.critic_width, unit, scale, total_scale)
             critic.to(self.device)
@@ -376,7 +375,7 @@ class Refiner:
                 desc="Refiner",
             )
         assert isinstance(kept, TraceRefiner)
-        self._refiner, self._critic = kept.eval(), critic.eval()
+        self._nets = kept.eval(), critic.eval()
         self._shape = (n_x, n_y, n_t)
         log.info(
             "Refiner: %d steps, last critic loss %.4g, Wasserstein estimate %.4g",
@@ -388,7 +387,12 @@ class Refiner:
 
     # ------------------------------------------------------------------ refine
 
-    def refine(self, events: Any, *, sparse: bool = True) -> Any:
+    @overload
+    def refine(self, events: np.ndarray | torch.Tensor, *, sparse: bool = ...) -> np.ndarray: ...
+    @overload  # awkward is untyped: ak.Array takes any type, so it comes last
+    def refine(self, events: ak.Array, *, sparse: bool = ...) -> ak.Array: ...
+
+    def refine(self, events: Events, *, sparse: bool = True) -> ak.Array | np.ndarray:
         """Refined traces: the simulated signal moved towards data, everything else unchanged.
 
         Args:
@@ -408,16 +412,19 @@ class Refiner:
             RuntimeError: if the refiner is not fitted.
             ValueError: for bad traces or traces of another shape than the training ones.
         """
-        refiner, _ = self._fitted("refine")
+        refiner, _ = require_fitted(self._nets, "Refiner", "refine")
         signal = _traces(events, "Refiner.refine", "events")
         if signal.shape[1:] != self._shape:
-            msg = f"Refiner.refine: traces of shape {signal.shape[1:]}, but the refiner was trained on {self._shape}"
+            msg = (
+                f"Refiner.refine: traces of shape {signal.shape[1:]}, "
+                f"but the refiner was trained on {self._shape}"
+            )
             raise ValueError(msg)
         out = np.empty(signal.shape, dtype=np.float32)
         unit, scale = refiner.unit, refiner.scale
-        with threads(self._threads()), torch.inference_mode():
+        with threads(cpu_threads(self.device)), torch.inference_mode():
             for start in range(0, len(signal), _REFINE_BATCH):
-                part = _batch(signal, np.arange(start, min(start + _REFINE_BATCH, len(signal))))
+                part = rows(signal, np.arange(start, min(start + _REFINE_BATCH, len(signal))))
                 u = to_scaled(part.to(self.device), unit, scale)
                 refined = from_scaled(refiner(u, dense=not sparse), unit, scale)
                 out[start : start + len(part)] = refined.cpu().numpy()
@@ -428,24 +435,12 @@ class Refiner:
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model: state dicts (with the scalings), config and history as JSON,
-        format version.
-
-        Written to a temporary file in the same folder and renamed, so an
-        interrupted save never leaves a half-written model at ``path``.
-        """
-        refiner, critic = self._fitted("save")
-        payload = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "config": json.dumps(dataclasses.asdict(self._config), sort_keys=True),
-            "fitted": json.dumps({"shape": list(self._shape or ()), "history": self.history}),
-            "state": {
-                "refiner": cpu_state(refiner),
-                "critic": cpu_state(critic),
-            },
-        }
-        write_model(Path(path), payload)
+        """Write the model (state dicts with the scalings, config, history) with
+        :func:`dctrgan.modelfile.save_model`: an interrupted save leaves no half file."""
+        refiner, critic = require_fitted(self._nets, "Refiner", "save")
+        fitted = {"shape": list(self._shape or ()), "history": self.history}
+        state = {"refiner": cpu_state(refiner), "critic": cpu_state(critic)}
+        save_model(path, "Refiner", self._config, fitted, state)
 
     @classmethod
     def load(
@@ -455,43 +450,30 @@ class Refiner:
         device: str | torch.device = "auto",
         progress: bool = True,
     ) -> Refiner:
-        """Read a refiner written by :meth:`save`.
-
-        Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
-        only, so a file holding any other Python object is refused without running it.
+        """Read a refiner written by :meth:`save` with :func:`dctrgan.modelfile.load_model`
+        (``weights_only=True``: a file holding code is refused without running it).
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
             ValueError: for a file that is not a dctrgan refiner, a damaged one, or
                 one written by a newer dctrgan.
         """
-        path = Path(path)
-        payload = read_model(path, "Refiner", FORMAT, FORMAT_VERSION)
+        file = load_model(path, "Refiner", Config)
+        config, fitted = file.config, file.fitted
+        self = cls(device=device, progress=progress)
         try:
-            raw = json.loads(payload["config"])
-            raw["betas"] = tuple(raw["betas"])
-            config = Config(**raw)
-            fitted = json.loads(payload["fitted"])
-            self = cls(device=device, progress=progress)
             self._config = config
             self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
             n_x, n_y, n_t = (int(k) for k in fitted["shape"])
             refiner = TraceRefiner(config.width, config.blocks, config.kernel)
             critic = Critic((n_x, n_y, n_t), config.critic_width)
-            refiner.load_state_dict(payload["state"]["refiner"])
-            critic.load_state_dict(payload["state"]["critic"])
+            refiner.load_state_dict(file.state["refiner"])
+            critic.load_state_dict(file.state["critic"])
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            msg = f"Refiner.load: {str(path)!r} is a damaged refiner ({err})"
-            raise ValueError(msg) from err
-        self._refiner = refiner.to(self.device).eval()
-        self._critic = critic.to(self.device).eval()
+            raise damaged(path, "Refiner", err) from err
+        self._nets = refiner.to(self.device).eval(), critic.to(self.device).eval()
         self._shape = (n_x, n_y, n_t)
         return self
-
-
-def _batch(signal: np.ndarray, index: np.ndarray) -> torch.Tensor:
-    """The traces of events ``index`` as a float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(signal[index], dtype=np.float32))
 
 
 def _step(

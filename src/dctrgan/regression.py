@@ -33,11 +33,9 @@ References:
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
-from pathlib import Path
 from typing import Any
 
 import awkward as ak
@@ -45,18 +43,26 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from dctrgan.modelfile import cpu_state, read_model, write_model
-from dctrgan.nn.traces import AixNet
+from dctrgan.data import Events
 from dctrgan.features.traces import signal_array
-from dctrgan.training import Loader, predict, resolve_device, seeded, threads, train
+from dctrgan.modelfile import ModelConfig, cpu_state, damaged, load_model, save_model
+from dctrgan.nn.traces import AixNet
+from dctrgan.training import (
+    Loader,
+    Step,
+    cpu_threads,
+    predict,
+    require_fitted,
+    resolve_device,
+    rows,
+    seeded,
+    threads,
+    train,
+)
 
 __all__ = ("BiasResolution", "Regressor", "bias_resolution")
 
 log = logging.getLogger(__name__)
-
-#: Format tag and version of saved regressors (a newer version is refused on load).
-FORMAT = "dctrgan.Regressor"
-FORMAT_VERSION = 1
 
 #: Events per batch at prediction time.
 _PREDICT_BATCH = 256
@@ -71,8 +77,12 @@ _SCALING_EVENTS = 2000
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The hyperparameters of a :class:`Regressor`, as saved."""
+class Config(ModelConfig):
+    """The hyperparameters of a :class:`Regressor`, as saved (see there).
+
+    Raises:
+        ValueError: naming the first invalid field.
+    """
 
     width: int
     epochs: int
@@ -135,7 +145,10 @@ class BiasResolution:
 def _vector(name: str, values: Any) -> np.ndarray:
     array = np.asarray(ak.to_numpy(values) if isinstance(values, ak.Array) else values)
     if array.ndim != 1 or array.dtype.kind not in "iuf":
-        msg = f"bias_resolution: {name} must be a 1D array of numbers, got {array.dtype} {array.shape}"
+        msg = (
+            f"bias_resolution: {name} must be a 1D array of numbers, "
+            f"got {array.dtype} {array.shape}"
+        )
         raise ValueError(msg)
     return array.astype(np.float64)
 
@@ -175,7 +188,8 @@ def bias_resolution(pred: Any, true: Any, bins: Any = None) -> BiasResolution:
         raise ValueError(msg)
     for name, array in (("pred", p), ("true", t)):
         if not np.isfinite(array).all():
-            msg = f"bias_resolution: {name} has {np.count_nonzero(~np.isfinite(array))} non-finite value(s)"
+            bad = np.count_nonzero(~np.isfinite(array))
+            msg = f"bias_resolution: {name} has {bad} non-finite value(s)"
             raise ValueError(msg)
     if (t <= 0).any():
         msg = f"bias_resolution: true must be positive, got minimum {t.min()}"
@@ -203,7 +217,7 @@ def bias_resolution(pred: Any, true: Any, bins: Any = None) -> BiasResolution:
 
 
 def _inputs(
-    events: Any, y: Any, what: str, labels: bool = True
+    events: Events, y: Any, what: str, labels: bool = True
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The ``(N, n_x, n_y, n_t)`` signal and, with ``labels``, the ``(N,)`` energies ``y``
     (default: the ``energy`` field of awkward traces; ``None`` if there is none)."""
@@ -285,20 +299,9 @@ class Regressor:
     @property
     def model(self) -> AixNet:
         """The trained network."""
-        return self._fitted("model")
+        return require_fitted(self._model, "Regressor", "model")
 
-    def _fitted(self, what: str) -> AixNet:
-        if self._model is None:
-            msg = f"Regressor.{what}: the regressor is not fitted; call fit() first"
-            raise RuntimeError(msg)
-        return self._model
-
-    def _threads(self) -> int | None:
-        # One intra-op thread on CPU: the batches are small, and with two threads on a
-        # busy two-core machine a training step took 10-50 times longer (OpenMP waits).
-        return 1 if self.device.type == "cpu" else None
-
-    def fit(self, events: Any, y: Any = None, epochs: int | None = None) -> Regressor:
+    def fit(self, events: Events, y: Any = None, *, epochs: int | None = None) -> Regressor:
         """Train on traces and their primary energies.
 
         Args:
@@ -316,13 +319,19 @@ class Regressor:
         """
         signal, energy = _inputs(events, y, "Regressor.fit")
         if energy is None:
-            msg = "Regressor.fit: y is needed (true energies in EeV) for traces without an 'energy' field"
+            msg = (
+                "Regressor.fit: y is needed (true energies in EeV) for traces without an "
+                "'energy' field"
+            )
             raise ValueError(msg)
         c = self._config
         n = len(signal)
         n_val = round(c.validation * n)
         if n - n_val < 1 or (c.validation > 0 and n_val < 1):
-            msg = f"Regressor.fit: {n} event(s) leave no training or validation events (validation={c.validation})"
+            msg = (
+                f"Regressor.fit: {n} event(s) leave no training or validation events "
+                f"(validation={c.validation})"
+            )
             raise ValueError(msg)
         rng = np.random.default_rng(c.seed)
         order = rng.permutation(n)
@@ -333,12 +342,14 @@ class Regressor:
         y_std = torch.from_numpy(((target - target_mean) / target_std).astype(np.float32))
 
         def batch(i: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-            return _batch(signal, i), y_std[torch.from_numpy(i)]
+            return rows(signal, i), y_std[torch.from_numpy(i)]
 
-        with seeded(c.seed, self.device) as generator, threads(self._threads()):
+        # one intra-op thread on CPU: the batches are small, and with two threads on a busy
+        # two-core machine a training step took 10-50 times longer (OpenMP waits)
+        with seeded(c.seed, self.device) as generator, threads(cpu_threads(self.device)):
             n_x, n_y, n_t = signal.shape[1:]
             model = AixNet((n_x, n_y, n_t), c.width)
-            _fit_scaling(
+            _set_input_scales(
                 model,
                 signal[rng.choice(train_index, min(n - n_val, _SCALING_EVENTS), replace=False)],
             )
@@ -357,7 +368,7 @@ class Regressor:
             evaluate = None
             if n_val:
                 val_inputs = Loader(
-                    lambda i: _batch(signal, i),
+                    lambda i: rows(signal, i),
                     index=val_index,
                     batch_size=_PREDICT_BATCH,
                     device=self.device,
@@ -392,7 +403,7 @@ class Regressor:
             )
         return self
 
-    def predict(self, events: Any) -> np.ndarray:
+    def predict(self, events: Events) -> np.ndarray:
         """Reconstructed primary energies.
 
         Args:
@@ -406,38 +417,32 @@ class Regressor:
             RuntimeError: if the regressor is not fitted.
             ValueError: for traces of another shape than the training traces, or bad values.
         """
-        model = self._fitted("predict")
+        model = require_fitted(self._model, "Regressor", "predict")
         signal, _ = _inputs(events, None, "Regressor.predict", labels=False)
         if signal.shape[1:] != model.shape:
-            msg = f"Regressor.predict: traces of shape {signal.shape[1:]}, but the regressor was trained on {model.shape}"
+            msg = (
+                f"Regressor.predict: traces of shape {signal.shape[1:]}, "
+                f"but the regressor was trained on {model.shape}"
+            )
             raise ValueError(msg)
         loader = Loader(
-            lambda i: _batch(signal, i),
+            lambda i: rows(signal, i),
             size=len(signal),
             batch_size=_PREDICT_BATCH,
             device=self.device,
         )
-        with threads(self._threads()):
+        with threads(cpu_threads(self.device)):
             z = predict(model, loader).to(torch.float64).numpy()
         return np.asarray(np.exp(z * float(model.target_std) + float(model.target_mean)))
 
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model: state dict (with its scalings), config and history as JSON, format version.
-
-        Written to a temporary file in the same folder and renamed, so an
-        interrupted save never leaves a half-written model at ``path``.
-        """
-        model = self._fitted("save")
-        payload = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "config": json.dumps(dataclasses.asdict(self._config), sort_keys=True),
-            "fitted": json.dumps({"shape": list(model.shape), "history": self.history}),
-            "state": cpu_state(model),
-        }
-        write_model(Path(path), payload)
+        """Write the model (state dict with its scalings, config, history) with
+        :func:`dctrgan.modelfile.save_model`: an interrupted save leaves no half file."""
+        model = require_fitted(self._model, "Regressor", "save")
+        fitted = {"shape": list(model.shape), "history": self.history}
+        save_model(path, "Regressor", self._config, fitted, cpu_state(model))
 
     @classmethod
     def load(
@@ -447,40 +452,30 @@ class Regressor:
         device: str | torch.device = "auto",
         progress: bool = True,
     ) -> Regressor:
-        """Read a regressor written by :meth:`save`.
-
-        Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
-        only, so a file holding any other Python object is refused without running it.
+        """Read a regressor written by :meth:`save` with :func:`dctrgan.modelfile.load_model`
+        (``weights_only=True``: a file holding code is refused without running it).
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
             ValueError: for a file that is not a dctrgan regressor, a damaged one, or
                 one written by a newer dctrgan.
         """
-        path = Path(path)
-        payload = read_model(path, "Regressor", FORMAT, FORMAT_VERSION)
+        file = load_model(path, "Regressor", Config)
+        config, fitted = file.config, file.fitted
+        self = cls(device=device, progress=progress)
         try:
-            config = Config(**json.loads(payload["config"]))
-            fitted = json.loads(payload["fitted"])
-            self = cls(device=device, progress=progress)
             self._config = config
             self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
             n_x, n_y, n_t = (int(s) for s in fitted["shape"])
             model = AixNet((n_x, n_y, n_t), config.width)
-            model.load_state_dict(payload["state"])
+            model.load_state_dict(file.state)
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            msg = f"Regressor.load: {str(path)!r} is a damaged regressor ({err})"
-            raise ValueError(msg) from err
+            raise damaged(path, "Regressor", err) from err
         self._model = model.to(self.device).eval()
         return self
 
 
-def _batch(signal: np.ndarray, index: np.ndarray) -> torch.Tensor:
-    """The traces of events ``index`` as a float32 tensor."""
-    return torch.from_numpy(np.ascontiguousarray(signal[index], dtype=np.float32))
-
-
-def _fit_scaling(model: AixNet, signal: np.ndarray) -> None:
+def _set_input_scales(model: AixNet, signal: np.ndarray) -> None:
     """Set the input scalings of ``model``: one over the root mean square of ``log1p`` of the
     bins and of the totals of the stations with signal."""
     flat = np.maximum(signal.reshape(-1, signal.shape[-1]).astype(np.float64), 0.0)
@@ -493,7 +488,7 @@ def _fit_scaling(model: AixNet, signal: np.ndarray) -> None:
     model.total_scale.fill_(1.0 / math.sqrt(float(np.mean(np.log1p(total[hit]) ** 2))))
 
 
-def _step(model: AixNet, optimizer: torch.optim.Optimizer) -> Any:
+def _step(model: AixNet, optimizer: torch.optim.Optimizer) -> Step:
     """One Adam update on the mean squared error of the standardized ``log E``."""
 
     def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:

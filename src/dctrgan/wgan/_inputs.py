@@ -10,18 +10,18 @@ import awkward as ak
 import numpy as np
 import torch
 
-from dctrgan.nn.gan import Family
-from dctrgan.data import Geometry, detect_kind, geometry_of
+from dctrgan.data import Events, Geometry, detect_kind, geometry_of
 from dctrgan.features import pattern, voxelize
+from dctrgan.nn.gan import Family
 
-__all__ = ("Events", "LabelScaling", "Scaling", "as_condition", "as_events")
+__all__ = ("CheckedEvents", "LabelScaling", "Scaling", "as_condition", "as_events")
 
 #: Smallest scale used (a constant column or label maps to 0, not inf).
 _MIN_SCALE = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
-class Events:
+class CheckedEvents:
     """Checked training or test events.
 
     Attributes:
@@ -41,7 +41,7 @@ def _first_bad(values: np.ndarray) -> int:
     return int(np.flatnonzero(~np.isfinite(flat).all(axis=1))[0])
 
 
-def as_events(x: Any, shape: tuple[int, ...], family: Family, name: str = "x") -> Events:
+def as_events(x: Events, shape: tuple[int, ...], family: Family, name: str = "x") -> CheckedEvents:
     """``x`` as checked float32 events of ``shape``.
 
     Awkward air-shower events (a ``signal`` field) give their time-integrated
@@ -64,12 +64,18 @@ def as_events(x: Any, shape: tuple[int, ...], family: Family, name: str = "x") -
         elif kind == "showers" and family == "volumes":
             geometry = geometry_of(x["hits"])
             if geometry.shape != shape:
-                msg = f"{name}: showers of a {geometry.shape} calorimeter, but the WGAN has shape {shape}"
+                msg = (
+                    f"{name}: showers of a {geometry.shape} calorimeter, "
+                    f"but the WGAN has shape {shape}"
+                )
                 raise ValueError(msg)
             array = voxelize(x)
             label = np.asarray(x["incident_energy"], dtype=np.float64)
         else:
-            msg = f"{name}: awkward {kind} events do not fit a WGAN of shape {shape} (air-shower traces need (H, W), showers (L, H, W))"
+            msg = (
+                f"{name}: awkward {kind} events do not fit a WGAN of shape {shape} "
+                "(air-shower traces need (H, W), showers (L, H, W))"
+            )
             raise ValueError(msg)
     else:
         if isinstance(x, torch.Tensor):
@@ -94,7 +100,7 @@ def as_events(x: Any, shape: tuple[int, ...], family: Family, name: str = "x") -
         event = int(np.flatnonzero((array < 0).reshape(len(array), -1).any(axis=1))[0])
         msg = f"{name}: negative values (first in event {event}); signals and energies must be >= 0"
         raise ValueError(msg)
-    return Events(np.ascontiguousarray(array), label, geometry)
+    return CheckedEvents(np.ascontiguousarray(array), label, geometry)
 
 
 def as_condition(condition: Any, n: int, dim: int, name: str = "condition") -> np.ndarray:

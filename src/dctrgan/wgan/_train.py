@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dctrgan.wgan.config import Config
 from dctrgan.training import Step, autocast, frozen, gradient_penalty
+from dctrgan.wgan.config import Config
 
 __all__ = ("Networks", "adversarial_step")
 

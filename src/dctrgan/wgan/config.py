@@ -1,29 +1,18 @@
-"""The hyperparameters of :class:`dctrgan.WGAN`: defaults per shape family, checks, JSON form."""
+"""The hyperparameters of :class:`dctrgan.WGAN`: defaults per shape family and checks.
+
+The saved form is that of :class:`dctrgan.modelfile.ModelConfig`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Any
 
+from dctrgan.modelfile import ModelConfig
 from dctrgan.nn.gan import Family, family_of
 
-__all__ = (
-    "DEFAULTS",
-    "FORMAT",
-    "FORMAT_VERSION",
-    "LOSSES",
-    "TRANSFORMS",
-    "Config",
-    "Defaults",
-    "dumps",
-    "loads",
-)
-
-#: Format tag and version of saved WGAN models (a newer version is refused on load).
-FORMAT = "dctrgan.WGAN"
-FORMAT_VERSION = 1
+__all__ = ("DEFAULTS", "LOSSES", "TRANSFORMS", "Config", "Defaults")
 
 LOSSES = ("wasserstein", "bce")
 TRANSFORMS = ("standardize", "log1p", "linear")
@@ -106,12 +95,16 @@ DEFAULTS: dict[Family, Defaults] = {
 }
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _positive_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+    return _integer(value) and value >= 1
 
 
 def _count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return _integer(value) and value >= 0
 
 
 def _betas(value: Any) -> bool:
@@ -123,8 +116,12 @@ def _nonnegative(value: float) -> bool:
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
-    """The hyperparameters of a WGAN, as saved (see :class:`dctrgan.WGAN`)."""
+class Config(ModelConfig):
+    """The hyperparameters of a WGAN, as saved (see :class:`dctrgan.WGAN`).
+
+    Raises:
+        ValueError: naming the first invalid field.
+    """
 
     shape: tuple[int, ...]
     condition_dim: int
@@ -147,17 +144,14 @@ class Config:
     def __post_init__(self) -> None:
         family = family_of(self.shape)
         checks: tuple[tuple[str, bool, str], ...] = (
+            ("shape", all(_positive_int(s) for s in self.shape), "positive integers"),
             ("condition_dim", _count(self.condition_dim), "an integer >= 0"),
             ("latent", _positive_int(self.latent), "a positive integer"),
             ("n_critic", _positive_int(self.n_critic), "a positive integer"),
             ("gp", _nonnegative(self.gp), "finite and >= 0"),
             ("kappa", _nonnegative(self.kappa), "finite and >= 0"),
             ("lr", math.isfinite(self.lr) and self.lr > 0, "positive"),
-            (
-                "betas",
-                _betas(self.betas),
-                "two numbers in [0, 1)",
-            ),
+            ("betas", _betas(self.betas), "two numbers in [0, 1)"),
             ("decay", _nonnegative(self.decay), "finite and >= 0"),
             ("loss", self.loss in LOSSES, f"one of {LOSSES}"),
             ("width", family == "points" or _positive_int(self.width), "a positive integer"),
@@ -171,6 +165,7 @@ class Config:
             ),
             ("batch_size", _positive_int(self.batch_size), "a positive integer"),
             ("steps", _positive_int(self.steps), "a positive integer"),
+            ("seed", _integer(self.seed), "an integer"),
         )
         for name, ok, expected in checks:
             if not ok:
@@ -181,46 +176,3 @@ class Config:
     def family(self) -> Family:
         """``"points"``, ``"patterns"`` or ``"volumes"``."""
         return family_of(self.shape)
-
-    def to_json(self) -> str:
-        """The config as JSON text (keys sorted)."""
-        d = dataclasses.asdict(self)
-        d["shape"], d["betas"] = list(self.shape), list(self.betas)
-        return dumps(d)
-
-    @classmethod
-    def from_json(cls, text: Any) -> Config:
-        """The config from :meth:`to_json` output.
-
-        Raises:
-            ValueError: for missing, unknown or invalid fields.
-        """
-        d = loads(text)
-        names = {f.name for f in dataclasses.fields(cls)}
-        if set(d) != names:
-            msg = f"config fields differ: missing {sorted(names - set(d))}, unknown {sorted(set(d) - names)}"
-            raise ValueError(msg)
-        d["shape"] = tuple(int(s) for s in d["shape"])
-        d["betas"] = tuple(float(b) for b in d["betas"])
-        return cls(**d)
-
-
-def dumps(d: dict[str, Any]) -> str:
-    """JSON text of a dictionary (keys sorted, so equal dictionaries give equal text)."""
-    return json.dumps(d, sort_keys=True)
-
-
-def loads(text: Any) -> dict[str, Any]:
-    """The dictionary of JSON ``text``.
-
-    Raises:
-        TypeError: if ``text`` is not the JSON text of an object.
-    """
-    if not isinstance(text, str):
-        msg = f"expected JSON text, got {type(text).__name__}"
-        raise TypeError(msg)
-    d = json.loads(text)
-    if not isinstance(d, dict):
-        msg = f"expected a JSON object, got {type(d).__name__}"
-        raise TypeError(msg)
-    return d

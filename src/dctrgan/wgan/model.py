@@ -28,7 +28,6 @@ import dataclasses
 import logging
 import operator
 import os
-from pathlib import Path
 from typing import Any, Literal
 
 import awkward as ak
@@ -36,29 +35,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from dctrgan.modelfile import cpu_state, read_model, write_model
-from dctrgan.wgan.config import (
-    DEFAULTS,
-    FORMAT,
-    FORMAT_VERSION,
-    Config,
-    dumps,
-    loads,
-)
-from dctrgan.wgan._inputs import Events, LabelScaling, Scaling, as_condition, as_events
-from dctrgan.nn.gan import build_networks, family_of
-from dctrgan.wgan._train import Networks, adversarial_step
-from dctrgan.data import DEFAULT_GEOMETRY, Geometry
+from dctrgan.data import DEFAULT_GEOMETRY, Events, Geometry
 from dctrgan.features import from_voxels
+from dctrgan.modelfile import cpu_state, damaged, load_model, save_model
+from dctrgan.nn.gan import build_networks, family_of
 from dctrgan.training import (
     Loader,
+    cpu_threads,
     predict,
+    require_fitted,
     resolve_device,
     resolve_mixed_precision,
     seeded,
     threads,
     train_steps,
 )
+from dctrgan.wgan._inputs import CheckedEvents, LabelScaling, Scaling, as_condition, as_events
+from dctrgan.wgan._train import Networks, adversarial_step
+from dctrgan.wgan.config import DEFAULTS, Config
 
 __all__ = ("WGAN",)
 
@@ -68,6 +62,10 @@ log = logging.getLogger(__name__)
 _KEPT_LABELS = 10_000
 #: Events per batch when sampling or reconstructing, per shape family.
 _PREDICT_BATCH = {"points": 1 << 15, "patterns": 4096, "volumes": 128}
+#: Families whose nets run on one CPU thread: the toy MLPs and the 9 x 9 nets are too
+#: small to gain from intra-op threads, and on a busy machine the waiting OpenMP
+#: workers make them several times slower (:func:`dctrgan.training.cpu_threads`).
+_SMALL = ("points", "patterns")
 
 
 def _integer(value: Any) -> int:
@@ -166,6 +164,7 @@ class WGAN:
         self,
         shape: tuple[int, ...] | int,
         condition_dim: int = 0,
+        *,
         latent: int | None = None,
         n_critic: int | None = None,
         gp: float | None = None,
@@ -176,7 +175,6 @@ class WGAN:
         device: str | torch.device = "auto",
         seed: int = 0,
         progress: bool = True,
-        *,
         width: int | None = None,
         critic_condition: bool = False,
         dropout: float = 0.25,
@@ -233,8 +231,8 @@ class WGAN:
 
     @property
     def config(self) -> dict[str, Any]:
-        """The hyperparameters (as saved with the model)."""
-        return loads(self._config.to_json())
+        """The hyperparameters (as saved with the model), keys sorted."""
+        return dict(sorted(self._config.to_dict().items()))
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -244,23 +242,17 @@ class WGAN:
     @property
     def generator(self) -> nn.Module:
         """The generator network (on the internal scale; see :meth:`sample`)."""
-        return self._fitted("generator").generator
+        return require_fitted(self._nets, "WGAN", "generator").generator
 
     @property
     def critic(self) -> nn.Module:
         """The critic network."""
-        return self._fitted("critic").critic
+        return require_fitted(self._nets, "WGAN", "critic").critic
 
     @property
     def constrainer(self) -> nn.Module | None:
         """The constrainer network (``None`` without a label)."""
-        return self._fitted("constrainer").constrainer
-
-    def _fitted(self, what: str) -> Networks:
-        if self._nets is None:
-            msg = f"WGAN.{what}: the model is not fitted; call fit() or WGAN.load() first"
-            raise RuntimeError(msg)
-        return self._nets
+        return require_fitted(self._nets, "WGAN", "constrainer").constrainer
 
     def _build(self) -> Networks:
         c = self._config
@@ -277,17 +269,11 @@ class WGAN:
             module.to(self.device)
         return nets
 
-    def _threads(self) -> int | None:
-        # The toy MLPs and the 9 x 9 nets are too small to gain from intra-op threads,
-        # and on a busy machine the waiting OpenMP workers make them several times slower.
-        small = self._config.family in ("points", "patterns")
-        return 1 if small and self.device.type == "cpu" else None
-
     # ------------------------------------------------------------------ fit
 
     def fit(
         self,
-        x: Any,
+        x: Events,
         condition: Any = None,
         *,
         steps: int | None = None,
@@ -341,7 +327,8 @@ class WGAN:
         chunk = c.n_critic * c.batch_size
         index = np.tile(np.arange(n), -(-chunk // n))  # at least one full step of events
         log.info("WGAN: fitting %s on %d events, %d steps", c.shape, n, c.steps)
-        with seeded(c.seed, self.device) as generator, threads(self._threads()):
+        n_threads = cpu_threads(self.device, small=c.family in _SMALL)
+        with seeded(c.seed, self.device) as generator, threads(n_threads):
             nets = self._build()
             nets.prepare(c)
             loader = Loader(
@@ -364,7 +351,7 @@ class WGAN:
         self._nets = nets
         return self
 
-    def _fit_condition(self, events: Events, condition: Any, n: int) -> np.ndarray | None:
+    def _fit_condition(self, events: CheckedEvents, condition: Any, n: int) -> np.ndarray | None:
         c = self._config
         if c.condition_dim == 0:
             if condition is not None:
@@ -374,7 +361,10 @@ class WGAN:
         if condition is not None:
             return as_condition(condition, n, c.condition_dim)
         if events.label is None or c.condition_dim != 1:
-            msg = f"condition: required for condition_dim={c.condition_dim} (only air-shower and calorimeter events carry their energy)"
+            msg = (
+                f"condition: required for condition_dim={c.condition_dim} "
+                "(only air-shower and calorimeter events carry their energy)"
+            )
             raise ValueError(msg)
         return as_condition(events.label, n, 1)
 
@@ -395,7 +385,7 @@ class WGAN:
         return self._labels[pick]
 
     def _generate(self, n: int, condition: Any, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-        nets = self._fitted("sample")
+        nets = require_fitted(self._nets, "WGAN", "sample")
         assert self._scaling is not None
         if n < 0:
             msg = f"n must be non-negative, got {n}"
@@ -415,12 +405,12 @@ class WGAN:
             (z[i : i + size].to(self.device), y[i : i + size].to(self.device))
             for i in range(0, n, size)
         )
-        with threads(self._threads()):
+        with threads(cpu_threads(self.device, small=c.family in _SMALL)):
             u = predict(nets.generator, batches)
         x = self._scaling.inverse(u.reshape(n, *c.shape)) if n else torch.zeros(0, *c.shape)
         return x.numpy().astype(np.float32, copy=False), labels.numpy()
 
-    def sample(self, n: int, condition: Any = None, seed: int | None = None) -> np.ndarray:
+    def sample(self, n: int, condition: Any = None, *, seed: int | None = None) -> np.ndarray:
         """Generate ``n`` events.
 
         Args:
@@ -440,8 +430,8 @@ class WGAN:
         self,
         n: int,
         condition: Any = None,
-        seed: int | None = None,
         *,
+        seed: int | None = None,
         energy: Any = None,
         geometry: Geometry | None = None,
     ) -> ak.Array:
@@ -469,7 +459,10 @@ class WGAN:
         """
         c = self._config
         if c.family != "volumes":
-            msg = f"sample_events: only volumes (L, H, W) have an event schema (showers); this WGAN generates {c.shape}: use sample()"
+            msg = (
+                "sample_events: only volumes (L, H, W) have an event schema (showers); "
+                f"this WGAN generates {c.shape}: use sample()"
+            )
             raise ValueError(msg)
         voxels, labels = self._generate(n, condition, seed)
         if energy is None:
@@ -484,11 +477,14 @@ class WGAN:
         if geometry is None:
             geometry = self._geometry if self._geometry is not None else DEFAULT_GEOMETRY
         if geometry.shape != c.shape:
-            msg = f"geometry: shape {geometry.shape} differs from the WGAN's {c.shape}; pass geometry="
+            msg = (
+                f"geometry: shape {geometry.shape} differs from the WGAN's {c.shape}; "
+                "pass geometry="
+            )
             raise ValueError(msg)
         return from_voxels(voxels, energy, geometry, threshold=geometry.threshold)
 
-    def reconstruct(self, x: Any) -> np.ndarray:
+    def reconstruct(self, x: Events) -> np.ndarray:
         """The constrainer's label of events: the reconstructed energy of paper Fig. 3.
 
         Args:
@@ -501,7 +497,7 @@ class WGAN:
         Raises:
             ValueError: for a WGAN without a label, or bad events.
         """
-        nets = self._fitted("reconstruct")
+        nets = require_fitted(self._nets, "WGAN", "reconstruct")
         if nets.constrainer is None:
             msg = "reconstruct: the WGAN has no label (condition_dim=0) and so no constrainer"
             raise ValueError(msg)
@@ -511,7 +507,7 @@ class WGAN:
         u = torch.from_numpy(self._scaling.forward(as_events(x, c.shape, c.family).x))
         size = _PREDICT_BATCH[c.family]
         batches = (u[i : i + size].to(self.device) for i in range(0, len(u), size))
-        with threads(self._threads()):
+        with threads(cpu_threads(self.device, small=c.family in _SMALL)):
             pred = predict(nets.constrainer, batches).to(torch.float64)
         s = self._label_scaling
         y = (pred * torch.tensor(s.std, dtype=torch.float64) + torch.tensor(s.mean)).numpy()
@@ -520,12 +516,9 @@ class WGAN:
     # ------------------------------------------------------------------ files
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the model: state dicts, config (JSON), scalings, history, format version.
-
-        Written to a temporary file in the same folder and renamed, so an
-        interrupted save never leaves a half-written model at ``path``.
-        """
-        nets = self._fitted("save")
+        """Write the model (state dicts, config, scalings, history, kept training labels)
+        with :func:`dctrgan.modelfile.save_model`: an interrupted save leaves no half file."""
+        nets = require_fitted(self._nets, "WGAN", "save")
         assert self._scaling is not None
         fitted = {
             "scaling": self._scaling.to_dict(),
@@ -533,16 +526,10 @@ class WGAN:
             "geometry": None if self._geometry is None else self._geometry.to_dict(),
             "history": self.history,
         }
-        payload: dict[str, Any] = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
-            "config": self._config.to_json(),
-            "fitted": dumps(fitted),
-            "state": {name: cpu_state(m) for name, m in nets.modules().items()},
-            "labels": self._labels,
-            "energies": self._energies,
-        }
-        write_model(Path(path), payload)
+        state = {name: cpu_state(m) for name, m in nets.modules().items()}
+        save_model(
+            path, "WGAN", self._config, fitted, state, labels=self._labels, energies=self._energies
+        )
 
     @classmethod
     def load(
@@ -552,23 +539,18 @@ class WGAN:
         device: str | torch.device = "auto",
         progress: bool = True,
     ) -> WGAN:
-        """Read a model written by :meth:`save`.
-
-        Loaded with ``torch.load(weights_only=True)``: tensors and plain containers
-        only, so a file holding any other Python object is refused without running it.
+        """Read a model written by :meth:`save` with :func:`dctrgan.modelfile.load_model`
+        (``weights_only=True``: a file holding code is refused without running it).
 
         Raises:
             FileNotFoundError: if ``path`` does not exist.
             ValueError: for a file that is not a dctrgan WGAN model, a damaged one, or
                 one written by a newer dctrgan.
         """
-        path = Path(path)
-        payload = read_model(path, "WGAN", FORMAT, FORMAT_VERSION)
+        file = load_model(path, "WGAN", Config)
+        config, fitted = file.config, file.fitted
+        self = cls(config.shape, config.condition_dim, device=device, progress=progress)
         try:
-            config = Config.from_json(payload["config"])
-            fitted = loads(payload["fitted"])
-            states = payload["state"]
-            self = cls(config.shape, config.condition_dim, device=device, progress=progress)
             self._config = config
             self._scaling = Scaling.from_dict(fitted["scaling"])
             if fitted["labels"] is not None:
@@ -576,13 +558,12 @@ class WGAN:
             if fitted["geometry"] is not None:
                 self._geometry = Geometry.from_dict(fitted["geometry"])
             self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
-            self._labels, self._energies = payload["labels"], payload["energies"]
+            self._labels, self._energies = file.extra["labels"], file.extra["energies"]
             nets = self._build()
             for name, module in nets.modules().items():
-                module.load_state_dict(states[name])
+                module.load_state_dict(file.state[name])
                 module.eval()
         except (KeyError, TypeError, ValueError, RuntimeError) as err:
-            msg = f"WGAN.load: {str(path)!r} is a damaged WGAN model ({err})"
-            raise ValueError(msg) from err
+            raise damaged(path, "WGAN", err) from err
         self._nets = nets
         return self
