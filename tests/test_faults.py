@@ -32,9 +32,9 @@ import uproot
 from click.testing import CliRunner, Result
 
 from dctrgan import io, modelfile
-from dctrgan.io import files
 from dctrgan.cli import main
 from dctrgan.dctr import DCTR
+from dctrgan.io import files
 from dctrgan.refiner import Refiner
 from dctrgan.regression import Regressor
 from dctrgan.simulate import airshower, calorimeter
