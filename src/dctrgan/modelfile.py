@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = (
+    "CONTENT_ERRORS",
     "FORMAT_VERSION",
     "ModelConfig",
     "ModelFile",
@@ -51,6 +52,11 @@ __all__ = (
 
 #: The model-file format version this dctrgan writes (and the newest it reads).
 FORMAT_VERSION = 1
+
+#: What building a model from a file's contents raises when they are damaged (entries
+#: missing or of the wrong type, state dicts that do not fit): caught and turned into
+#: the :func:`damaged` error by every ``load``.
+CONTENT_ERRORS = (AttributeError, KeyError, RuntimeError, TypeError, ValueError)
 
 C = TypeVar("C", bound="ModelConfig")
 
@@ -121,6 +127,15 @@ class ModelFile(Generic[C]):
     fitted: dict[str, Any]
     state: Any
     extra: dict[str, Any]
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """The saved losses, ``fitted["history"]``, as lists of floats.
+
+        Raises:
+            KeyError: if the file has no history.
+        """
+        return {k: [float(v) for v in vs] for k, vs in self.fitted["history"].items()}
 
 
 def save_model(

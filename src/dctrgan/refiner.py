@@ -60,7 +60,14 @@ from torch import nn
 
 from dctrgan.data import Events
 from dctrgan.features.traces import signal_array
-from dctrgan.modelfile import ModelConfig, cpu_state, damaged, load_model, save_model
+from dctrgan.modelfile import (
+    CONTENT_ERRORS,
+    ModelConfig,
+    cpu_state,
+    damaged,
+    load_model,
+    save_model,
+)
 from dctrgan.nn.traces import Critic, TraceRefiner, from_scaled, to_scaled
 from dctrgan.training import (
     Loader,
@@ -463,13 +470,13 @@ class Refiner:
         self = cls(device=device, progress=progress)
         try:
             self._config = config
-            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            self.history = file.history
             n_x, n_y, n_t = (int(k) for k in fitted["shape"])
             refiner = TraceRefiner(config.width, config.blocks, config.kernel)
             critic = Critic((n_x, n_y, n_t), config.critic_width)
             refiner.load_state_dict(file.state["refiner"])
             critic.load_state_dict(file.state["critic"])
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        except CONTENT_ERRORS as err:
             raise damaged(path, "Refiner", err) from err
         self._nets = refiner.to(self.device).eval(), critic.to(self.device).eval()
         self._shape = (n_x, n_y, n_t)

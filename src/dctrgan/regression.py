@@ -45,7 +45,14 @@ import torch.nn.functional as F
 
 from dctrgan.data import Events
 from dctrgan.features.traces import signal_array
-from dctrgan.modelfile import ModelConfig, cpu_state, damaged, load_model, save_model
+from dctrgan.modelfile import (
+    CONTENT_ERRORS,
+    ModelConfig,
+    cpu_state,
+    damaged,
+    load_model,
+    save_model,
+)
 from dctrgan.nn.traces import AixNet
 from dctrgan.training import (
     Loader,
@@ -465,11 +472,11 @@ class Regressor:
         self = cls(device=device, progress=progress)
         try:
             self._config = config
-            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            self.history = file.history
             n_x, n_y, n_t = (int(s) for s in fitted["shape"])
             model = AixNet((n_x, n_y, n_t), config.width)
             model.load_state_dict(file.state)
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        except CONTENT_ERRORS as err:
             raise damaged(path, "Regressor", err) from err
         self._model = model.to(self.device).eval()
         return self

@@ -50,7 +50,7 @@ from dctrgan.dctr._inputs import (
 )
 from dctrgan.dctr.calibration import weights_from_log
 from dctrgan.dctr.config import DEFAULTS, MODELS, Config
-from dctrgan.modelfile import cpu_state, damaged, load_model, save_model
+from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
 from dctrgan.stats import effective_entries
 from dctrgan.training import require_fitted, resolve_device, resolve_mixed_precision
 
@@ -517,12 +517,12 @@ class DCTR:
             self._geometry = None if geometry is None else Geometry.from_dict(geometry)
             self.temperatures = [float(t) for t in fitted["temperatures"]]
             self.offsets = [float(b) for b in fitted["offsets"]]
-            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            self.history = file.history
             for state in file.state:
                 model = build_classifier(config, self._n_features, self._geometry)
                 model.load_state_dict(state)
                 self._models.append(model.to(self.device).eval())
-        except (AttributeError, KeyError, RuntimeError, TypeError, ValueError) as err:
+        except CONTENT_ERRORS as err:
             raise damaged(path, "DCTR", err) from err
         n_models, n_temperatures = len(self._models), len(self.temperatures)
         if not n_models or not n_models == n_temperatures == len(self.offsets):

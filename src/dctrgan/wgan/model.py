@@ -37,7 +37,7 @@ from torch import nn
 
 from dctrgan.data import DEFAULT_GEOMETRY, Events, Geometry
 from dctrgan.features import from_voxels
-from dctrgan.modelfile import cpu_state, damaged, load_model, save_model
+from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
 from dctrgan.nn.gan import build_networks, family_of
 from dctrgan.training import (
     Loader,
@@ -557,13 +557,13 @@ class WGAN:
                 self._label_scaling = LabelScaling.from_dict(fitted["labels"])
             if fitted["geometry"] is not None:
                 self._geometry = Geometry.from_dict(fitted["geometry"])
-            self.history = {k: [float(v) for v in vs] for k, vs in fitted["history"].items()}
+            self.history = file.history
             self._labels, self._energies = file.extra["labels"], file.extra["energies"]
             nets = self._build()
             for name, module in nets.modules().items():
                 module.load_state_dict(file.state[name])
                 module.eval()
-        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+        except CONTENT_ERRORS as err:
             raise damaged(path, "WGAN", err) from err
         self._nets = nets
         return self
