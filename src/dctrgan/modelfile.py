@@ -26,7 +26,7 @@ import pickle
 import warnings
 import zipfile
 import zlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -68,6 +68,17 @@ class ModelConfig:
     :meth:`from_dict` is the only way a saved config comes back, so a loaded config
     is validated exactly as a new one.
     """
+
+    def check(self, owner: str, checks: Iterable[tuple[str, bool, str]]) -> None:
+        """Validate fields: ``checks`` are ``(field, ok, what it must be)``.
+
+        Raises:
+            ValueError: naming the first field whose check fails, and its value.
+        """
+        for name, ok, expected in checks:
+            if not ok:
+                msg = f"{owner}: {name} must be {expected}, got {getattr(self, name)!r}"
+                raise ValueError(msg)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dictionary of the fields (tuples as lists)."""

@@ -136,10 +136,7 @@ class Config(ModelConfig):
             ("steps", self.steps >= 1, ">= 1"),
             ("average", self.average is None or 0 < self.average < 1, "None or in (0, 1)"),
         )
-        for name, ok, expected in checks:
-            if not ok:
-                msg = f"Refiner: {name} must be {expected}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
+        self.check("Refiner", checks)
 
 
 def _traces(events: Events, what: str, name: str) -> np.ndarray:

@@ -108,10 +108,7 @@ class Config(ModelConfig):
             ("validation", 0 <= self.validation < 1, "in [0, 1)"),
             ("patience", self.patience is None or self.patience >= 1, "None or >= 1"),
         )
-        for name, ok, expected in checks:
-            if not ok:
-                msg = f"Regressor: {name} must be {expected}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
+        self.check("Regressor", checks)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -86,10 +86,7 @@ class Config(ModelConfig):
             ("balance", self.balance in ("weights", "tile"), "'auto', 'weights' or 'tile'"),
             ("ema", self.ema is None or 0 < self.ema < 1, "'auto', None or in (0, 1)"),
         )
-        for name, ok, expected in checks:
-            if not ok:
-                msg = f"DCTR: {name} must be {expected}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
+        self.check("DCTR", checks)
         if self.calibrate == "temperature" and self.validation == 0:
             msg = (
                 "DCTR: calibrate='temperature' needs held-out events (validation > 0), "

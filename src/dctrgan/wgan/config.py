@@ -167,10 +167,7 @@ class Config(ModelConfig):
             ("steps", _positive_int(self.steps), "a positive integer"),
             ("seed", _integer(self.seed), "an integer"),
         )
-        for name, ok, expected in checks:
-            if not ok:
-                msg = f"WGAN: {name} must be {expected}, got {getattr(self, name)!r}"
-                raise ValueError(msg)
+        self.check("WGAN", checks)
 
     @property
     def family(self) -> Family:
