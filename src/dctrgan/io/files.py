@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ("atomic", "file_mode")
+__all__ = ("atomic", "check_destination", "file_mode")
 
 _UMASK_LOCK = threading.Lock()
 #: errno of ``os.link`` on file systems without hard links.
@@ -69,6 +69,23 @@ def _publish(temporary: Path, target: Path, overwrite: bool) -> None:
     temporary.unlink()
 
 
+def check_destination(path: str | os.PathLike[str], overwrite: bool) -> Path:
+    """``path`` as a Path, if a file may be written there.
+
+    Raises:
+        IsADirectoryError: ``path`` is a folder.
+        FileExistsError: ``path`` exists and not ``overwrite``.
+    """
+    target = Path(path)
+    if target.is_dir():
+        msg = f"{target}: is a folder, not a file"
+        raise IsADirectoryError(msg)
+    if target.exists() and not overwrite:
+        msg = f"{target}: exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+    return target
+
+
 @contextlib.contextmanager
 def atomic(path: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
     """A temporary file beside ``path`` that replaces it on success, and vanishes on failure.
@@ -85,13 +102,7 @@ def atomic(path: str | os.PathLike[str], overwrite: bool) -> Iterator[Path]:
         FileExistsError: ``path`` exists (before or after the write) and not ``overwrite``.
         FileNotFoundError: the folder of ``path`` does not exist.
     """
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{target}: is a folder, not a file"
-        raise IsADirectoryError(msg)
-    if target.exists() and not overwrite:
-        msg = f"{target}: exists; pass overwrite=True to replace it"
-        raise FileExistsError(msg)
+    target = check_destination(path, overwrite)
     folder = target.parent
     if not folder.is_dir():
         raise FileNotFoundError(errno.ENOENT, "no such folder", str(folder))

@@ -19,7 +19,7 @@ import uproot
 from dctrgan.data import SIGNAL_SHAPE, Kind, detect_kind, is_dask, validate
 from dctrgan.io._plan import steps
 from dctrgan.io.branches import SCHEMA_FIELDS
-from dctrgan.io.files import atomic
+from dctrgan.io.files import atomic, check_destination
 
 __all__ = ("check_target", "write", "write_chunks", "write_weights")
 
@@ -117,14 +117,7 @@ def check_target(path: str | os.PathLike[str], tree: str, overwrite: bool) -> Pa
     if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
         msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
         raise ValueError(msg)
-    target = Path(path)
-    if target.is_dir():
-        msg = f"{target}: is a folder, not a file"
-        raise IsADirectoryError(msg)
-    if target.exists() and not overwrite:
-        msg = f"{target}: exists; pass overwrite=True to replace it"
-        raise FileExistsError(msg)
-    return target
+    return check_destination(path, overwrite)
 
 
 def _write_tree(
