@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import boost_histogram as bh
 import hist
 import numpy as np
@@ -257,3 +259,121 @@ def test_histogram_ratio_known_values() -> None:
     np.testing.assert_allclose(ratio_n[:2], [2.0, 2.0])  # both sums are 4
     with pytest.raises(ValueError, match="different shapes"):
         stats.histogram_ratio(num, _weighted_hist(np.array([0.5]), None, edges[:3]))
+
+
+# --- axes of compared histograms, statistical floor (issue 13) ----------------------------
+
+
+def test_histogram_comparisons_check_the_axes() -> None:
+    def filled(axis: hist.axis.AxesMixin) -> hist.Hist:
+        h = hist.Hist(axis, storage=hist.storage.Weight())
+        h.fill(np.linspace(1.0, 140.0, 50))
+        return h
+
+    a = filled(hist.axis.Regular(30, 0, 150))
+    wide = filled(hist.axis.Regular(30, 0, 300))
+    functions = (
+        stats.separation_power,
+        stats.histogram_ratio,
+        stats.uncertainty_ratio_hist,
+        stats.statistical_floor_hist,
+    )
+    for function in functions:
+        message = f"{function.__name__}: axis 0 edges differ (edge 1: 5 vs 10): "
+        message += "Regular(30, 0, 150) vs Regular(30, 0, 300)"
+        with pytest.raises(ValueError, match=re.escape(message)):
+            function(a, wide)
+    # names are compared where both axes have one; boost-histogram's have none
+    named = filled(hist.axis.Regular(30, 0, 150, name="pt"))
+    with pytest.raises(ValueError, match="axis 0 names differ: 'pt' vs 'eta'"):
+        stats.separation_power(named, filled(hist.axis.Regular(30, 0, 150, name="eta")))
+    plain = bh.Histogram(bh.axis.Regular(30, 0, 150))
+    plain.fill(np.linspace(1.0, 140.0, 50))
+    assert stats.separation_power(named, plain) == pytest.approx(0.0, abs=1e-15)
+    assert stats.separation_power(named, a) == pytest.approx(0.0, abs=1e-15)
+    # a log-transformed axis with the same range has other edges
+    log_axis = filled(hist.axis.Regular(30, 1, 150, transform=hist.axis.transform.log))
+    with pytest.raises(ValueError, match=r"transform=log"):
+        stats.separation_power(filled(hist.axis.Regular(30, 1, 150)), log_axis)
+    # two Variable axes differing in one inner edge: the edge is named
+    v1 = filled(hist.axis.Variable([0.0, 10.0, 50.0, 150.0]))
+    v2 = filled(hist.axis.Variable([0.0, 10.0, 60.0, 150.0]))
+    with pytest.raises(ValueError, match=re.escape("(edge 2: 50 vs 60): Variable([0, 10, 50")):
+        stats.histogram_ratio(v1, v2)
+    # plain arrays of contents have no axes: only their shapes are compared
+    assert stats.separation_power(a.values(), wide.values()) > 0.3
+
+
+def test_statistical_floor_known_values() -> None:
+    assert stats.statistical_floor(30, 1000, 1000) == pytest.approx(29 / 4 * 2 / 1000, rel=1e-15)
+    assert stats.statistical_floor(30, 1000, 1000) == pytest.approx(0.0145, rel=1e-12)
+    assert stats.statistical_floor(10, 100.0, 400.0) == pytest.approx(9 / 4 * 0.0125, rel=1e-15)
+    assert stats.statistical_floor(np.int64(5), np.float32(50.0), 50) == pytest.approx(0.04)
+    assert stats.statistical_floor(1, 10, 10) == 0.0  # one bin: shapes always agree
+
+
+@pytest.mark.parametrize(
+    ("args", "name"),
+    [
+        ((0, 100, 100), "bins"),
+        ((-3, 100, 100), "bins"),
+        ((2.5, 100, 100), "bins"),
+        ((30.0, 100, 100), "bins"),
+        ((True, 100, 100), "bins"),
+        ((np.nan, 100, 100), "bins"),
+        ((30, 0, 100), "n1"),
+        ((30, -100, 100), "n1"),
+        ((30, np.nan, 100), "n1"),
+        ((30, np.inf, 100), "n1"),
+        ((30, "100", 100), "n1"),
+        ((30, 100, 0.0), "n2"),
+        ((30, 100, -1e-3), "n2"),
+        ((30, 100, np.nan), "n2"),
+        ((30, 100, None), "n2"),
+    ],
+)
+def test_statistical_floor_validates_its_arguments(args: tuple[object, ...], name: str) -> None:
+    with pytest.raises(ValueError, match=f"statistical_floor: '{name}' must be a positive"):
+        stats.statistical_floor(*args)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("n1", "n2", "weighted"), [(2000, 2000, False), (1000, 4000, False), (3000, 3000, True)]
+)
+def test_statistical_floor_is_the_mean_s2_of_two_samples_of_one_distribution(
+    rng: np.random.Generator, n1: int, n2: int, weighted: bool
+) -> None:
+    # 30 bins of a normal distribution (the tails hold few entries) over 300 pairs of
+    # samples: one S^2 fluctuates by ~sqrt(2/29) = 26 %, the mean of 300 by ~1.5 %
+    edges = np.linspace(-2.5, 2.5, 31)
+    values, floors = [], []
+    for _ in range(300):
+        x1, x2 = rng.normal(size=n1), rng.normal(size=n2)
+        # weights that do not depend on x: n_eff = N / 2 for exponential weights
+        w1 = rng.exponential(size=n1) if weighted else None
+        w2 = rng.exponential(size=n2) if weighted else None
+        h1, h2 = _weighted_hist(x1, w1, edges), _weighted_hist(x2, w2, edges)
+        values.append(stats.separation_power(h1, h2))
+        floors.append(stats.statistical_floor_hist(h1, h2))
+    # the histograms hold the 98.76 % of events within 2.5 sigma; exponential weights
+    # halve the effective entries, doubling the floor
+    floor = float(np.mean(floors))
+    expected = stats.statistical_floor(30, 0.9876 * n1, 0.9876 * n2) * (2 if weighted else 1)
+    assert floor == pytest.approx(expected, rel=0.01 if not weighted else 0.05)
+    assert np.mean(values) == pytest.approx(floor, rel=0.06)
+
+
+def test_statistical_floor_hist_counts_the_populated_bins() -> None:
+    edges = np.linspace(0.0, 10.0, 11)
+    h1 = _weighted_hist(np.repeat([0.5, 3.5], 20), None, edges)
+    h2 = _weighted_hist(np.repeat([3.5, 7.5], [10, 30]), np.full(40, 0.5), edges)
+    # bins 0, 3, 7 hold entries; n_eff 40 and 40
+    assert stats.statistical_floor_hist(h1, h2) == pytest.approx(
+        stats.statistical_floor(3, 40, 40), rel=1e-12
+    )
+    with pytest.raises(ValueError, match="'h1' has no entries"):
+        stats.statistical_floor_hist(_weighted_hist(np.array([]), None, edges), h2)
+    doubled = hist.Hist(hist.axis.Variable(edges))
+    doubled.fill([0.5], weight=[2.0])
+    with pytest.raises(ValueError, match="Weight\\(\\) storage"):
+        stats.statistical_floor_hist(doubled, h2)

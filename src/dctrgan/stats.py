@@ -7,10 +7,19 @@ boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as metho
 
 Weights may be negative (NLO generators produce them) as long as their sum is
 positive; they must be finite.
+
+Every comparison of two histograms (:func:`separation_power`, :func:`histogram_ratio`,
+:func:`uncertainty_ratio_hist`, :func:`statistical_floor_hist`) first checks that
+their axes match and raises a ``ValueError`` naming the axis and what differs: the
+number of axes, the bin edges (equal to 1e-12 of the axis's largest ``|edge|``), the
+categories of a category axis (in order), a category axis against a numeric one, and
+the names where both axes are named. A ``Regular`` and a ``Variable`` (or ``Integer``)
+axis with the same edges match: the numbers depend on the edges only.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import boost_histogram as bh
@@ -22,6 +31,8 @@ __all__ = (
     "effective_entries",
     "histogram_ratio",
     "separation_power",
+    "statistical_floor",
+    "statistical_floor_hist",
     "uncertainty_ratio",
     "uncertainty_ratio_hist",
     "weighted_correlation",
@@ -64,11 +75,69 @@ def _hist_variances(h: Any, who: str, flow: bool = False) -> FloatArray:
     return np.asarray(variances, dtype=np.float64)
 
 
+def _edges(ax: Any) -> FloatArray | None:
+    """Bin edges of a numeric axis (hist, boost-histogram, uproot); ``None`` for categories."""
+    edges = getattr(ax, "edges", None)
+    if isinstance(ax, (bh.axis.StrCategory, bh.axis.IntCategory)) or edges is None:
+        return None
+    return np.asarray(edges() if callable(edges) else edges, dtype=np.float64)
+
+
+def _describe(ax: Any, e: FloatArray | None) -> str:
+    """A short text for an axis, e.g. ``Regular(30, 0, 150)``."""
+    if e is None:
+        return f"{type(ax).__name__}({list(ax)[:6]!r}{', ...' if len(ax) > 6 else ''})"
+    if isinstance(ax, bh.axis.Regular):
+        transform = "" if ax.transform is None else f", transform={ax.transform!r}"
+        return f"Regular({len(e) - 1}, {e[0]:.15g}, {e[-1]:.15g}{transform})"
+    shown = [f"{x:.15g}" for x in e] if len(e) <= 6 else [*(f"{x:.15g}" for x in e[:3]), "..."]
+    return f"{type(ax).__name__}([{', '.join(shown)}{'' if len(e) <= 6 else f', {e[-1]:.15g}'}])"
+
+
+def _axis_differences(i: int, a: Any, b: Any) -> list[str]:
+    """What differs between axis ``i`` of two histograms (empty if they match)."""
+    found = []
+    ea, eb = _edges(a), _edges(b)
+    both = f"{_describe(a, ea)} vs {_describe(b, eb)}"
+    if ea is None or eb is None:
+        if ea is not None or eb is not None or type(a) is not type(b):
+            found.append(f"axis {i} types differ: {both}")
+        elif list(a) != list(b):
+            found.append(f"axis {i} categories differ: {both}")
+    elif ea.shape != eb.shape:
+        found.append(f"axis {i} edges differ ({len(ea) - 1} vs {len(eb) - 1} bins): {both}")
+    else:
+        off = np.abs(ea - eb) > 1e-12 * max(float(np.max(np.abs(ea))), float(np.max(np.abs(eb))))
+        if off.any():
+            k = int(np.argmax(off))
+            found.append(f"axis {i} edges differ (edge {k}: {ea[k]:.15g} vs {eb[k]:.15g}): {both}")
+    # only hist axes carry names (boost-histogram's and uproot's do not)
+    na, nb = (getattr(x, "name", "") if isinstance(x, bh.axis.Axis) else "" for x in (a, b))
+    if na and nb and na != nb:
+        found.append(f"axis {i} names differ: {na!r} vs {nb!r}")
+    return found
+
+
+def _check_axes(h1: Any, h2: Any, who: str) -> None:
+    """Raise a ``ValueError`` naming each axis that differs, if both are histograms."""
+    if not (_is_hist(h1) and _is_hist(h2)):
+        return
+    axes1, axes2 = list(h1.axes), list(h2.axes)
+    if len(axes1) != len(axes2):
+        msg = f"{who}: the histograms have {len(axes1)} and {len(axes2)} axes"
+        raise ValueError(msg)
+    pairs = enumerate(zip(axes1, axes2, strict=True))
+    found = [d for i, (a, b) in pairs for d in _axis_differences(i, a, b)]
+    if found:
+        s1, s2 = _hist_values(h1).shape, _hist_values(h2).shape
+        shapes = f"histograms have different shapes {s1} and {s2}: " if s1 != s2 else ""
+        msg = f"{who}: {shapes}{'; '.join(found)}"
+        raise ValueError(msg)
+
+
 def _values(h: Any) -> FloatArray:
     """Bin contents of a uhi histogram (hist, boost-histogram, ...) or an array."""
-    if callable(getattr(h, "values", None)):
-        return np.asarray(h.values(), dtype=np.float64)
-    return np.asarray(h, dtype=np.float64)
+    return _hist_values(h) if callable(getattr(h, "values", None)) else np.asarray(h, np.float64)
 
 
 def _sample(x: npt.ArrayLike, who: str, name: str) -> FloatArray:
@@ -108,19 +177,15 @@ def _squeeze(a: FloatArray) -> FloatArray | float:
 
 
 def separation_power(
-    h1: Any,
-    h2: Any,
-    bins: Any = None,
-    *,
-    weights1: Any = None,
-    weights2: Any = None,
+    h1: Any, h2: Any, bins: Any = None, *, weights1: Any = None, weights2: Any = None
 ) -> float:
     """Separation power ``<S^2> = 1/2 sum_i (p1_i - p2_i)^2 / (p1_i + p2_i)``.
 
     ``p`` are the bin contents normalized to unit sum, so the result is 0 for
     identical shapes, 1 for histograms that share no bin, and independent of the
     bin widths. Two finite samples of the same distribution give about ``B/(2N)``
-    for ``B`` bins and ``N`` (effective) events each: the statistical floor.
+    for ``B`` bins and ``N`` (effective) events each: the statistical floor
+    (:func:`statistical_floor`).
 
     Args:
         h1: a uhi histogram, or an array of bin contents; with ``bins``, a sample.
@@ -135,7 +200,8 @@ def separation_power(
         The separation power, in [0, 1].
 
     Raises:
-        ValueError: if the binnings differ or a histogram is empty.
+        ValueError: if the axes of two histograms differ (module docstring), the
+            shapes differ or a histogram is empty.
 
     References:
         DCTRGAN (Diefenbacher et al.), eq. 15.
@@ -148,6 +214,7 @@ def separation_power(
         c1, _ = np.histogram(x1, bins=bins, weights=weights1)
         c2, _ = np.histogram(x2, bins=bins, weights=weights2)
     else:
+        _check_axes(h1, h2, "separation_power")
         c1, c2 = _values(h1), _values(h2)
     if c1.shape != c2.shape:
         msg = f"separation_power: histograms have different shapes {c1.shape} and {c2.shape}"
@@ -284,8 +351,7 @@ def _hist_sigma_of_mean(h: Any, who: str, name: str) -> float:
         msg = f"{who}: the axis of {name!r} has no numeric bin centers (a category axis?)"
         raise ValueError(msg)
     c = np.asarray(centers, dtype=np.float64)
-    sw = _hist_values(h)
-    sw2 = _hist_variances(h, who)
+    sw, sw2 = _hist_values(h), _hist_variances(h, who)
     total = float(sw.sum())
     if not total > 0:
         msg = f"{who}: the histogram {name!r} has no positive content"
@@ -309,15 +375,15 @@ def uncertainty_ratio_hist(h_model: Any, h_ref: Any) -> float:
     Args:
         h_model: 1-D uhi histogram of the (weighted) model sample, ``Weight()``
             storage (or unweighted counts).
-        h_ref: 1-D uhi histogram of the reference sample, likewise; its binning may
-            differ from ``h_model``'s.
+        h_ref: 1-D uhi histogram of the reference sample, likewise, with the same
+            axis as ``h_model`` (checked as in the module docstring).
 
     Returns:
         ``r``; ``nan`` if ``h_ref`` has all its content in one bin.
 
     Raises:
-        ValueError: for histograms that are not 1-D, have no positive content or
-            lack their sum of squared weights.
+        ValueError: for histograms that are not 1-D, have no positive content, lack
+            their sum of squared weights or have different axes.
 
     References:
         DCTRGAN (Diefenbacher et al.), sec. II B, eqs. 6-9.
@@ -325,6 +391,7 @@ def uncertainty_ratio_hist(h_model: Any, h_ref: Any) -> float:
     who = "uncertainty_ratio_hist"
     sigma_ref = _hist_sigma_of_mean(h_ref, who, "h_ref")
     sigma_model = _hist_sigma_of_mean(h_model, who, "h_model")
+    _check_axes(h_model, h_ref, who)
     if sigma_ref == 0:
         return float("nan")
     return sigma_model / sigma_ref
@@ -350,10 +417,11 @@ def histogram_ratio(
         (for the error, either histogram) has no content.
 
     Raises:
-        ValueError: if the shapes differ, a histogram has no positive content
-            (with ``normalize``) or lacks its sum of squared weights.
+        ValueError: if the axes (module docstring) or shapes differ, a histogram has
+            no positive content (with ``normalize``) or lacks its sum of squared weights.
     """
     who = "histogram_ratio"
+    _check_axes(h_num, h_den, who)
     s_num, s_den = _hist_values(h_num), _hist_values(h_den)
     if s_num.shape != s_den.shape:
         msg = f"{who}: histograms have different shapes {s_num.shape} and {s_den.shape}"
@@ -372,6 +440,76 @@ def histogram_ratio(
     both = (s_num != 0) & (s_den != 0)
     rel2[both] = v_num[both] / s_num[both] ** 2 + v_den[both] / s_den[both] ** 2
     return ratio, np.abs(ratio) * np.sqrt(rel2)
+
+
+def _positive(n: Any, who: str, name: str, *, integer: bool = False) -> float:
+    """``n`` as a positive finite float; it must be an integer if ``integer``."""
+    kinds = (int, np.integer) if integer else (int, float, np.integer, np.floating)
+    value = float(n) if isinstance(n, kinds) and not isinstance(n, bool) else math.nan
+    if not (math.isfinite(value) and value > 0):
+        what = "integer" if integer else "finite number of (effective) entries"
+        msg = f"{who}: {name!r} must be a positive {what}, got {n!r}"
+        raise ValueError(msg)
+    return value
+
+
+def statistical_floor(bins: int, n1: float, n2: float) -> float:
+    """Expected ``<S^2>`` of two finite samples of the same distribution (DCTRGAN eq. 15).
+
+    ``(bins - 1) / 4 * (1/n1 + 1/n2)``, i.e. ``(B - 1) / (2N)`` for two samples of ``N``
+    events: the normalized contents of a bin of probability ``pi`` differ by
+    ``p - q`` of variance ``pi (1 - pi) (1/n1 + 1/n2)`` with ``p + q ~ 2 pi``. First
+    order in ``1/n``, every bin populated (pass the populated bins). For weighted
+    samples ``n`` is the effective number of entries ``(sum w)^2 / sum w^2`` (exact
+    for weights that do not depend on the observable). Two forms: this one from
+    numbers, :func:`statistical_floor_hist` (:meth:`dctrgan.Hist.statistical_floor`)
+    from the two histograms.
+
+    Args:
+        bins: number of (populated) bins ``B``, a positive integer.
+        n1: events, or effective entries, of the first sample; positive and finite.
+        n2: the same for the second sample.
+
+    Returns:
+        The expected ``<S^2>``: ``29 / 4 * 2 / 1000 = 0.0145`` for 30 bins and 1000
+        events each.
+
+    Raises:
+        ValueError: naming the argument, if ``bins`` is not a positive integer or
+            ``n1`` or ``n2`` is not a positive finite number.
+    """
+    who = "statistical_floor"
+    b = _positive(bins, who, "bins", integer=True)
+    inverse = 1 / _positive(n1, who, "n1") + 1 / _positive(n2, who, "n2")
+    return (b - 1) / 4 * inverse
+
+
+def statistical_floor_hist(h1: Any, h2: Any) -> float:
+    """:func:`statistical_floor` for the :func:`separation_power` of two histograms.
+
+    ``B`` is the number of bins with entries in either histogram, ``n1`` and ``n2``
+    their effective entries (:func:`effective_entries`; no flow bins, as in ``S^2``).
+
+    Args:
+        h1: uhi histogram with ``Weight()`` storage (or unweighted counts).
+        h2: the same, with the same axes (checked as in the module docstring).
+
+    Returns:
+        The expected ``<S^2>`` of two samples of one distribution of these sizes.
+
+    Raises:
+        ValueError: if the axes differ, a histogram lacks its sum of squared
+            weights, or either has no entries.
+    """
+    who = "statistical_floor_hist"
+    _check_axes(h1, h2, who)
+    v1, v2 = _hist_variances(h1, who), _hist_variances(h2, who)
+    for name, v in (("h1", v1), ("h2", v2)):
+        if not (v > 0).any():
+            msg = f"{who}: the histogram {name!r} has no entries"
+            raise ValueError(msg)
+    bins = int(np.count_nonzero((v1 > 0) | (v2 > 0)))
+    return statistical_floor(bins, effective_entries(h1), effective_entries(h2))
 
 
 def _moved(

@@ -77,10 +77,10 @@ def _from_histograms(
             hists.append(h)
         else:
             x = vector(h, name)
-            filled = Hist.new.Var(edges, name="x").Weight()
-            hists.append(
-                filled.fill(x=x, weight=None if w is None else vector(w, f"{name} weights"))
-            )
+            # named as the first histogram's axis, so that the comparisons' axis check holds
+            axis_name = getattr(inputs[first].axes[0], "name", "") or "x"
+            filled = Hist.new.Var(edges, name=axis_name).Weight()
+            hists.append(filled.fill(x, weight=None if w is None else vector(w, f"{name} weights")))
     reference, binned = hists[0], []
     for i, h in enumerate(hists):
         variances = h.variances()
