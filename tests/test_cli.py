@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 import dctrgan
 from dctrgan import io
 from dctrgan.cli import main
+from dctrgan.cli._common import cli_wording
 from dctrgan.dctr import DCTR
 from dctrgan.refiner import Refiner
 from dctrgan.wgan import WGAN
@@ -277,7 +278,8 @@ def test_weight_points(tmp_path: Path, rng: np.random.Generator) -> None:
     ok("weight", model, tmp_path / "fake.npz", "-o", tmp_path / "out.npz")
     with np.load(tmp_path / "out.npz") as file:
         np.testing.assert_array_equal(file["x"], fake)
-        np.testing.assert_allclose(file["weight"], 2 * DCTR.load(model).weight(fake), rtol=1e-12)
+        assert file["weight"].dtype == np.float32
+        np.testing.assert_allclose(file["weight"], 2 * DCTR.load(model).weight(fake), rtol=1e-6)
     assert run("weight", model, tmp_path / "fake.npz", "-o", tmp_path / "o.root").exit_code == 2
 
 
@@ -361,14 +363,17 @@ def test_report_from_weight_branch_and_friend(tmp_path: Path, files: dict[str, P
     assert table_a[1:] == expected.to_csv().splitlines()[1:]
 
 
-def test_report_errors(tmp_path: Path, files: dict[str, Path], traces: dict[str, Path]) -> None:
+def test_report_errors(tmp_path: Path, files: dict[str, Path]) -> None:
     out = tmp_path / "r"
 
     def report(reference: Path, weighted: Path, *args: str) -> Result:
-        return run("report", reference, weighted, "-o", out, *args)
+        return run("report", reference, weighted, "-o", out, "--no-progress", *args)
 
     assert_error(report(files["full"], files["fast"], "--field", "w"), "no weight field 'w'")
-    assert_error(report(traces["data"], traces["sim"], "--field", "energy"), "got traces")
+    assert_error(report(files["full"], tmp_path / "gone.root"), "gone.root: no such file")
+    result = report(files["full"], files["fast"], "--observables", "max(")
+    assert result.exit_code == 2
+    assert "--observables" in result.output
     assert report(files["full"], files["fast"], "--figures", "nope").exit_code == 2
     assert report(files["full"], files["fast"], "--labels", "a,b").exit_code == 2
     assert not out.exists()
@@ -467,3 +472,131 @@ def test_refine_errors(tmp_path: Path, files: dict[str, Path], traces: dict[str,
     )
     assert_error(result, "is also an input")
     assert names(tmp_path) == []
+
+
+def test_report_on_traces(tmp_path: Path, traces: dict[str, Path]) -> None:
+    """Traces are compared on their trace observables (energy stands in for weights)."""
+    out = tmp_path / "r"
+    args = ["--field", "energy", "--no-progress"]
+    result = ok("report", traces["data"], traces["sim"], "-o", out, *args)
+    table = dctrgan.features.trace_observables(io.read(traces["data"]))
+    assert f"compared {len(table)} observables of 60 reference and 60 weighted events" in (
+        result.output
+    )
+    expected = ["early_fraction.png", "report.csv", "report.md", "rise_time.png"]
+    assert names(out) == sorted([*expected, "total_signal.png"])
+    rows = list((out / "report.csv").read_text().splitlines())
+    observables = [r.split(",")[0] for r in rows[1:]]
+    assert observables == list(table)
+
+
+def test_report_progress_bar_has_a_total(tmp_path: Path, files: dict[str, Path]) -> None:
+    args = ["--figures", "total_energy,active_cells", "--progress"]
+    result = ok("report", files["full"], files["fast"], "-o", tmp_path / "r", *args)
+    # 2 files read, 151 observables compared, 2 figures drawn, the table written
+    assert "report: 100%" in result.stderr
+    assert "156/156" in result.stderr
+    assert "100%" not in result.stdout  # the bar is on stderr only
+    quiet = ok("report", files["full"], files["fast"], "-o", tmp_path / "q", "--no-progress")
+    assert quiet.stderr == ""
+
+
+def test_weight_bar_counts_events_of_the_file(tmp_path: Path, files: dict[str, Path]) -> None:
+    out = tmp_path / "w.root"
+    result = ok("weight", files["model"], files["fast"], "-o", out, "--step-size", "70")
+    assert "weighting: 100%" in result.stderr
+    assert "200/200" in result.stderr
+    weights = io.read(out)["weight"]
+    assert ak.to_numpy(weights).dtype == np.float32
+
+
+# ------------------------------------------------------------------ messages
+
+
+def test_missing_inputs_are_one_line_naming_the_file(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    gone = tmp_path / "gone.root"
+    out = ["-o", tmp_path / "out.root", "--no-progress"]
+    assert_error(run("fit", files["full"], f"{gone}:events", *out[:2]), f"{gone}: no such file")
+    assert_error(run("weight", files["model"], gone, *out), f"{gone}: no such file")
+    assert_error(run("weight", tmp_path / "m.pt", files["fast"], *out), "m.pt: no such file")
+    pattern = tmp_path / "none_*.root"
+    assert_error(run("fit", pattern, files["fast"], *out[:2]), "no file matches")
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["simulate", "calorimeter", "-n", "5"],
+        ["simulate", "airshower", "-n", "5"],
+        ["weight", "{model}", "{fast}"],
+        ["refine", "{sim}", "{data}"],
+        ["generate", "{full}", "--steps", "1"],
+    ],
+)
+def test_root_outputs_need_a_root_name(
+    tmp_path: Path,
+    files: dict[str, Path],
+    traces: dict[str, Path],
+    args: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def never(*_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError
+
+    monkeypatch.setattr(dctrgan.simulate, "calorimeter", never)
+    monkeypatch.setattr(dctrgan.simulate, "airshower", never)
+    where = {k: str(v) for k, v in {**files, **traces}.items()}
+    result = run(*[a.format(**where) for a in args], "-o", tmp_path / "out.txt")
+    assert result.exit_code == 2, result.output
+    assert "--output" in result.output
+    assert ".root" in result.output
+    assert names(tmp_path) == []
+
+
+def test_bad_option_values_name_the_option(tmp_path: Path, files: dict[str, Path]) -> None:
+    out = ["-o", tmp_path / "out.root"]
+    result = run("weight", files["model"], files["fast"], *out, "--step-size", "lots")
+    assert result.exit_code == 2
+    assert "--step-size" in result.output
+    result = run("fit", files["full"], files["fast"], *out, "--features", "max(hits.energy")
+    assert result.exit_code == 2
+    assert "--features" in result.output
+    assert "first(Jet.pt)" in result.output  # the accepted forms
+    result = run("fit", files["full"], files["fast"], *out, "--model", "cnn3d", "--features", "a")
+    assert result.exit_code == 2
+    assert "--features applies to --model mlp" in result.output
+    assert names(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("api", "cli"),
+    [
+        ("out.root: exists; pass overwrite=True to replace it", "pass --overwrite to"),
+        ("step_size must be a number of events, got 'x'", "--step-size must be"),
+        ("pass fill_none= (a number) to DCTR", "pass --fill-none (a number)"),
+        ("features='high_level' needs showers", "--features 'high_level' needs"),
+        ("f.root: 2 TTrees; name one with tree= or as 'file.root:tree'", "name one as 'file"),
+    ],
+)
+def test_api_wording_becomes_cli_wording(api: str, cli: str) -> None:
+    text = cli_wording(api)
+    assert cli in text
+    for argument in ("overwrite=True", "step_size", "fill_none=", "features=", "tree="):
+        assert argument not in text
+
+
+def test_api_errors_reach_the_cli_in_its_words(
+    tmp_path: Path, files: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> None:
+        msg = f"{tmp_path}/x.root: exists; pass overwrite=True to replace it"
+        raise FileExistsError(msg)
+
+    monkeypatch.setattr(io, "write_chunks", refuse)
+    out = tmp_path / "x.root"
+    result = run("weight", files["model"], files["fast"], "-o", out, "--no-progress")
+    assert_error(result, "pass --overwrite to replace it")
+    assert "overwrite=True" not in result.stderr

@@ -272,8 +272,10 @@ def test_write_one_file_per_partition_or_one(
 ) -> None:
     paths, eager = sample
     lazy = dctr.attach(dctrgan.read(paths, dask=True, step_size=100, geometry=SMALL))
-    w = eager_weights(dctr, eager, lazy.divisions) * ak.to_numpy(eager.weight)
+    factor = eager_weights(dctr, eager, lazy.divisions)
+    w = factor * ak.to_numpy(eager.weight)
     expected = ak.with_field(eager, w.astype(np.float32), "weight")
+    expected = ak.with_field(expected, factor, "dctr_weight")  # the DCTR factor alone
     written = dctrgan.write(tmp_path / "w-{i}.root", lazy)
     assert written == [tmp_path / f"w-{i}.root" for i in range(4)]
     parts = [io.read(p, geometry=SMALL) for p in written]
@@ -321,6 +323,7 @@ def test_weights_on_a_local_cluster_equal_eager(
     weighted = ak.with_field(
         eager, (expected * ak.to_numpy(eager.weight)).astype(np.float32), "weight"
     )
+    weighted = ak.with_field(weighted, expected, "dctr_weight")  # the DCTR factor alone
     assert_same(attached.compute(), weighted)
     # weights summed over partitions on the cluster: the weighted event count
     total = dak.sum(attached.weight).compute()

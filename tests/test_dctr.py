@@ -105,7 +105,7 @@ def test_container_in_container_out(fitted: DCTR) -> None:
     x = np.linspace(-2, 2, 7)[:, None]
     w = fitted.weight(x)
     assert isinstance(w, np.ndarray)
-    assert w.dtype == np.float64
+    assert w.dtype == np.float32  # as attach() and files store them
     assert w.shape == (7,)
     wt = fitted.weight(torch.tensor(x, dtype=torch.float32))
     assert isinstance(wt, torch.Tensor)
@@ -349,13 +349,14 @@ def test_folds_out_of_fold_and_log_mean(gaussians: tuple[np.ndarray, np.ndarray]
     assert np.bincount(held_out).tolist() == [1000, 1000, 1000]
     per_fold = np.stack([dctr.log_weight(fake, fold=j) for j in range(3)])
     # each training event's weight is the one of the classifier that did not see it
-    assert_allclose(np.log(oof), per_fold[held_out, np.arange(3000)], rtol=0, atol=1e-12)
+    # (float32 weights: log w to ~1e-7)
+    assert_allclose(np.log(oof), per_fold[held_out, np.arange(3000)], rtol=0, atol=1e-6)
     # and that classifier never had it among its training or validation events
     for j in range(3):
         assert not np.isin(np.flatnonzero(held_out == j) + len(real), dctr._seen[j]).any()
         assert np.isin(np.flatnonzero(held_out != j) + len(real), dctr._seen[j]).all()
     # new events: the geometric mean over the folds
-    assert_allclose(np.log(dctr.weight(fake)), per_fold.mean(0), rtol=0, atol=1e-12)
+    assert_allclose(np.log(dctr.weight(fake)), per_fold.mean(0), rtol=0, atol=1e-6)
 
 
 def test_out_of_fold_weights_carry_no_memorization() -> None:
@@ -428,10 +429,10 @@ def test_weights_never_overflow() -> None:
     w = dctr.weight(np.array([[20.0], [-20.0]]))
     assert np.isfinite(w).all()
     assert (w > 0).all()
-    with pytest.warns(RuntimeWarning, match="1 weight.*would overflow float64"):
+    with pytest.warns(RuntimeWarning, match="1 weight.*would overflow float32"):
         w = dctr.weight(np.array([[0.0], [1e6]]))
     assert np.isfinite(w).all()
-    assert w[1] > 1e300
+    assert w[1] > 1e37  # float32 weights: the largest is exp(87.7)
 
 
 def test_diagnostics(fitted: DCTR) -> None:
@@ -466,7 +467,7 @@ def test_showers_auto_features_are_high_level(small_showers: tuple[ak.Array, ak.
     assert len(w) == 48
     attached = dctr.attach(fastsim)
     assert_allclose(ak.to_numpy(attached["weight"]), ak.to_numpy(w), rtol=1e-6)
-    assert ak.fields(attached) == [*ak.fields(fastsim), "weight"]
+    assert ak.fields(attached) == [*ak.fields(fastsim), "weight", "dctr_weight"]
     # the precomputed high-level array gives the showers' weights, and a model fit on
     # such arrays with features="high_level" has the showers' column names
     precomputed = high_level(fastsim)

@@ -164,3 +164,17 @@ def test_missing_plot_extra_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
     assert 'pip install "dctrgan[plot]"' in result.output
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_refusal_names_the_argument_in_python_and_the_option_on_the_command_line(
+    demo_run: tuple[Path, Any],
+) -> None:
+    out, _ = demo_run
+    with pytest.raises(FileExistsError, match="not empty") as info:
+        demo.demo(out, events=N, progress=False)
+    assert "pass overwrite=True" in str(info.value)
+    assert "--overwrite" not in str(info.value)
+    result = _run(out)
+    assert result.exit_code == 1
+    assert "pass --overwrite" in result.stderr
+    assert "overwrite=True" not in result.stderr

@@ -161,7 +161,7 @@ def test_empty_files_are_refused_by_name(tmp_path: Path) -> None:
     no_tree = tmp_path / "no_tree.root"
     with uproot.recreate(no_tree):
         pass
-    with pytest.raises(ValueError, match=r"no_tree\.root: no TTree; name one"):
+    with pytest.raises(ValueError, match=r"no_tree\.root: no TTree or RNTuple in the file"):
         io.read(no_tree)
     model = tmp_path / "empty.pt"
     model.write_bytes(b"")
@@ -177,8 +177,8 @@ def test_zero_events_weight_to_zero_weights(tmp_path: Path, showers: ak.Array, d
     assert [len(c) for c in io.iterate(source)] == [0]  # one typed empty chunk
     w = dctr.weight(events)
     assert len(w) == 0
-    assert ak.to_numpy(w).dtype == np.float64
-    assert ak.fields(dctr.attach(events)) == ["incident_energy", "hits", "weight"]
+    assert ak.to_numpy(w).dtype == np.float32
+    assert ak.fields(dctr.attach(events)) == ["incident_energy", "hits", "weight", "dctr_weight"]
     # a friend tree of zero weights, streamed, reads back with the zero events
     friend = io.write_weights(
         tmp_path / "w.root", (dctr.weight(c) for c in io.iterate(source)), overwrite=False

@@ -590,19 +590,27 @@ def test_missing_file_and_glob(tmp_path: Path) -> None:
 
 def test_missing_tree(shower_file: Path) -> None:
     with pytest.raises(
-        ValueError, match=r"showers\.root: no TTree 'showers'; TTrees in the file: \['events'\]"
+        ValueError,
+        match=r"showers\.root: no TTree or RNTuple 'showers'; TTrees in the file: \['events'\], "
+        r"RNTuples: \[\]",
     ):
         io.read(f"{shower_file}:showers")
 
 
-def test_not_a_ttree(tmp_path: Path, showers: ak.Array) -> None:
+def test_rntuple_named_or_found(tmp_path: Path, showers: ak.Array) -> None:
+    """An RNTuple is read like a TTree (it used to be refused); a name that is neither
+    lists both."""
     path = tmp_path / "rntuple.root"
     with uproot.recreate(path) as file:
         file["events"] = {"incident_energy": ak.to_numpy(showers["incident_energy"])}  # an RNTuple
-    with pytest.raises(ValueError, match=r"rntuple\.root: no TTree"):
-        io.read(path)
-    with pytest.raises(ValueError, match=r"no TTree 'events' \(it is a ROOT::RNTuple\)"):
-        io.read(path, tree="events")
+    back = io.read(path)
+    assert ak.fields(back) == ["incident_energy"]
+    np.testing.assert_array_equal(back["incident_energy"], showers["incident_energy"])
+    with pytest.raises(
+        ValueError,
+        match=r"no TTree or RNTuple 'other'; TTrees in the file: \[\], RNTuples: \['events'\]",
+    ):
+        io.read(path, tree="other")
 
 
 def test_missing_branch(shower_file: Path, traces: ak.Array, tmp_path: Path) -> None:

@@ -95,7 +95,7 @@ def test_dctr_cnn3d_trains_in_bfloat16_and_weights_in_float32(spy: DtypeSpy, ena
     ).fit(full, fast)
     assert (torch.bfloat16 in spy.seen) is enabled
     values = ak.to_numpy(dctr.weight(fast))
-    assert values.dtype == np.float64
+    assert values.dtype == np.float32
     assert np.isfinite(values).all()
     assert (values > 0).all()
 

@@ -210,3 +210,31 @@ def test_errors_name_the_problem(rng: np.random.Generator) -> None:
         report.compare(ref, {"a": np.ones((8, 2))}, np.ones(8))
     with pytest.raises(TypeError, match="expected showers"):
         report.compare(np.ones(3), model, np.ones(8))
+
+
+def test_compare_progress_bar_has_a_total(
+    rng: np.random.Generator, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = {name: rng.normal(size=50) for name in "abc"}
+    model = {name: rng.normal(size=40) for name in "abc"}
+    report.compare(ref, model, np.ones(40), progress=True)
+    assert "3/3" in capsys.readouterr().err
+    ticks: list[int] = []
+    quiet = report.compare(ref, model, np.ones(40), progress=ticks.append)
+    assert ticks == [1, 1, 1]
+    assert capsys.readouterr().err == ""
+    assert [e.observable for e in quiet.entries] == ["a", "b", "c"]
+
+
+def test_traces_are_compared_on_the_trace_observables() -> None:
+    """Traces are compared on dctrgan.features.trace_observables, value for value."""
+    rng = np.random.default_rng(3)
+    signal = np.zeros((200, 9, 9, 80), dtype=np.float32)
+    signal[:, 4, 4, 4] = rng.uniform(10.0, 30.0, 200)
+    signal[:, 0, 0, 8] = rng.uniform(40.0, 80.0, 200)
+    traces = ak.Array({"signal": signal})
+    table = dctrgan.features.trace_observables(traces)
+    comparison = report.compare(traces, traces, np.ones(200), inputs=())
+    assert [e.observable for e in comparison.entries] == list(table)
+    # a sample against itself: every S² is zero
+    assert all(e.s2_unweighted == 0.0 for e in comparison.entries)

@@ -282,3 +282,62 @@ def test_train_steps_the_scheduler_with_the_monitored_metric() -> None:
         progress=False,
     )
     assert seen == [3.0, 2.0, 1.0]
+
+
+# ------------------------------------------------------------------ progress
+
+
+@pytest.fixture
+def postfixes(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, str]]:
+    """The postfix of every ``set_postfix`` call of the training loops' bars."""
+    from dctrgan.training import loop
+
+    seen: list[dict[str, str]] = []
+
+    def spy(_bar: object, ordered_dict: dict[str, str] | None = None, **_: object) -> None:
+        seen.append(dict(ordered_dict or {}))
+
+    monkeypatch.setattr(loop.tqdm, "set_postfix", spy)
+    return seen
+
+
+def test_train_steps_shows_the_loss_of_every_step(postfixes: list[dict[str, str]]) -> None:
+    from dctrgan.training import train_steps
+
+    losses = iter([0.5, 0.25, 0.125, 0.0625])
+    history = train_steps(lambda _: {"loss": next(losses)}, [0], steps=4, progress=True)
+    assert history == {"loss": [0.5, 0.25, 0.125, 0.0625]}
+    assert postfixes == [{"loss": "0.5"}, {"loss": "0.25"}, {"loss": "0.125"}, {"loss": "0.0625"}]
+
+
+def test_train_steps_reads_tensor_losses_in_groups(
+    postfixes: list[dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dctrgan.training import loop, train_steps
+
+    def step(batch: int) -> dict[str, torch.Tensor]:
+        return {"loss": torch.tensor(float(batch)), "other": torch.tensor(2.0 * batch)}
+
+    monkeypatch.setattr(loop, "LOSS_AGE", 1e9)  # never old enough: one read, at the end
+    history = train_steps(step, [1, 2, 3], steps=5, progress=True)
+    assert history == {"loss": [1.0, 2.0, 3.0, 1.0, 2.0], "other": [2.0, 4.0, 6.0, 2.0, 4.0]}
+    assert postfixes == [{"loss": "2", "other": "4"}]
+    monkeypatch.setattr(loop, "LOSS_AGE", 0.0)  # always old: read every step
+    postfixes.clear()
+    train_steps(step, [1, 2, 3], steps=3, progress=True)
+    assert [p["loss"] for p in postfixes] == ["1", "2", "3"]
+    monkeypatch.setattr(loop, "LOSS_AGE", 1e9)
+    with pytest.raises(FloatingPointError, match="loss is nan at step 2"):
+        train_steps(lambda b: {"loss": torch.tensor(b)}, [1.0, math.nan, 2.0], steps=3)
+
+
+def test_predict_bar_counts_events(capsys: pytest.CaptureFixture[str]) -> None:
+    model = torch.nn.Linear(2, 1)
+    batches = [torch.zeros(4, 2), torch.zeros(4, 2), torch.zeros(2, 2)]
+    out = predict(model, batches, progress=True, total=10, desc="weighting")
+    assert out.shape == (10, 1)
+    err = capsys.readouterr().err
+    assert "weighting: 100%" in err
+    assert "10/10" in err
+    predict(model, batches)
+    assert capsys.readouterr().err == ""

@@ -1,6 +1,6 @@
 """Event schemas, detector geometry and awkward behaviors.
 
-dctrgan works on two kinds of events, both awkward arrays of records:
+dctrgan works on three kinds of events, all awkward arrays of records:
 
 ``"showers"`` (calorimeter showers), one record per event::
 
@@ -15,6 +15,10 @@ dctrgan works on two kinds of events, both awkward arrays of records:
     core_x, core_y: float32               # m
     xmax: float32                         # g/cm^2
     weight: float32                       # optional
+
+``"events"`` (generic: NanoAOD, an analysis ntuple, a hit table grouped by event), one
+record per event of numbers (bools too), lists and records of them (``Jet: var * {pt,
+eta}``, ``MET: {pt, phi}``); a ``weight``, if present, is one finite number per event.
 
 Hits carry ``x, y, z`` (mm) and ``position`` (``vector`` 3D vectors) through the
 package-local :data:`behavior`, computed from the :class:`Geometry`.
@@ -48,16 +52,18 @@ __all__ = (
     "is_dask",
     "make_showers",
     "make_traces",
+    "numeric_type",
+    "short_type",
     "validate",
 )
 
-Kind = Literal["showers", "traces"]
+Kind = Literal["showers", "traces", "events"]
 #: Events as the estimators take them: awkward records (showers, traces, generic
 #: events) or a plain ``(N, d)`` numpy array or torch tensor; a dask-awkward array of
 #: records is accepted too where a docstring says so. Results come back in the same
 #: container (awkward in, awkward out).
 Events: TypeAlias = "ak.Array | np.ndarray | torch.Tensor"
-KINDS: tuple[str, ...] = ("showers", "traces")
+KINDS: tuple[str, ...] = ("showers", "traces", "events")
 
 #: Shape of the air-shower ``signal`` field: 9x9 stations, 80 time bins of 25 ns.
 SIGNAL_SHAPE: tuple[int, int, int] = (9, 9, 80)
@@ -331,22 +337,65 @@ def is_dask(events: Any) -> bool:
     return type(events).__module__.split(".")[0] == "dask_awkward"
 
 
-def detect_kind(events: ak.Array) -> Kind:
+def short_type(array: Any, limit: int = 120) -> str:
+    """The awkward type of ``array`` as one line of at most ``limit`` characters."""
+    text = " ".join(str(ak.type(array)).split())
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
+def detect_kind(events: ak.Array, *, generic: bool = False) -> Kind:
     """Tell showers (a ``hits`` field) from traces (a ``signal`` field).
 
+    Args:
+        events: awkward records, one per event.
+        generic: take records of other fields as generic ``"events"``, not an error.
+
     Raises:
-        ValueError: if ``events`` has neither field.
+        ValueError: if ``events`` has neither field (and not ``generic``) or no records.
     """
-    fields = set(ak.fields(events))
+    fields = ak.fields(events)
     if "hits" in fields:
         return "showers"
     if "signal" in fields:
         return "traces"
+    if generic and fields and events.layout.purelist_depth == 1:
+        return "events"
     msg = (
-        f"cannot tell the kind of events with fields {sorted(fields)}: expected 'hits' (showers) "
-        "or 'signal' (traces)"
+        f"cannot tell the kind of events of type {short_type(events)}: expected records"
+        if generic
+        else f"cannot tell the kind of events with fields {sorted(fields)}: expected 'hits' "
+        "(showers) or 'signal' (traces)"
     )
     raise ValueError(msg)
+
+
+def numeric_type(item: Any) -> bool:
+    """Whether an awkward type holds only numbers (bools too), lists of them and records."""
+    if isinstance(item, ak.types.NumpyType):
+        return not item.primitive.startswith(("complex", "datetime", "timedelta"))
+    if isinstance(item, ak.types.ListType | ak.types.RegularType):
+        strings = item.parameter("__array__") in ("string", "bytestring")
+        return not strings and numeric_type(item.content)
+    if isinstance(item, ak.types.RecordType):
+        return not item.is_tuple and all(numeric_type(c) for c in item.contents)
+    return False
+
+
+def _validate_generic(events: ak.Array, strict: bool) -> None:
+    fields = ak.fields(events)
+    if not fields or events.layout.purelist_depth != 1:
+        msg = f"events: expected a record per event, got type {short_type(events)}"
+        raise ValueError(msg)
+    record = ak.type(events).content
+    for name, content in zip(record.fields, record.contents, strict=True):
+        if not numeric_type(content):
+            got = short_type(events[name], 60)
+            msg = f"field {name!r}: generic events hold numbers, lists and records, got {got}"
+            raise ValueError(msg)
+    if "weight" in fields:
+        dtype = _leaf_dtype(events["weight"], "weight", 1)
+        _check_dtype("weight", dtype, np.dtype(np.float32), strict)
+        _check_finite("weight", np.asarray(ak.to_numpy(events["weight"])))
 
 
 def _check_kind(kind: str) -> None:
@@ -418,12 +467,13 @@ def validate(
     """Check that ``events`` follow the package schema.
 
     Args:
-        events: showers or traces.
-        kind: ``"showers"`` or ``"traces"``; detected from the fields when omitted.
+        events: showers, traces or generic events.
+        kind: ``"showers"``, ``"traces"`` or ``"events"``; detected from the fields
+            (showers or traces) when omitted.
         geometry: for showers, the geometry the hit indices must fit in (default:
             the one attached to the hits, else ILD-like).
-        strict: require the exact schema dtypes (int32 / float32); with ``False``
-            any integer or floating type is accepted.
+        strict: require the exact schema dtypes (int32 / float32; of generic events, a
+            float32 ``weight``); else any integer or floating type passes.
 
     Returns:
         ``events``, unchanged, so calls can be chained.
@@ -437,6 +487,9 @@ def validate(
     if kind is None:
         kind = detect_kind(events)
     _check_kind(kind)
+    if kind == "events":
+        _validate_generic(events, strict)
+        return events
     fields = ak.fields(events)
     required = (
         ("incident_energy", "hits")
@@ -507,13 +560,18 @@ def _validate_signal(signal: ak.Array, strict: bool) -> None:
 def coerce(events: ak.Array, kind: Kind | None = None) -> ak.Array:
     """Cast events to the exact schema dtypes (int32 indices, float32 values).
 
-    Extra fields are kept. Run :func:`validate` with ``strict=False`` first to get
-    errors that name a missing or malformed field.
+    Extra fields are kept (of generic events, all but ``weight``, made float32). Run
+    :func:`validate` with ``strict=False`` first for errors naming a malformed field.
     """
     if kind is None:
         kind = detect_kind(events)
     _check_kind(kind)
     validate(events, kind, strict=False)
+    if kind == "events" and "weight" not in ak.fields(events):
+        return events
+    if kind == "events":
+        cast = np.asarray(ak.to_numpy(events["weight"]), dtype=np.float32)
+        return ak.Array(ak.with_field(events, cast, "weight"), behavior=events.behavior)
     schema = {"hits", "signal", "incident_energy", "weight", *_TRACE_SCALARS}
     extra = {f: events[f] for f in ak.fields(events) if f not in schema}
     weight = ak.to_numpy(events["weight"]) if "weight" in ak.fields(events) else None

@@ -153,8 +153,8 @@ def _check_output(output: Path, overwrite: bool) -> None:
         raise FileExistsError(msg)
     if output.is_dir() and not overwrite and any(output.iterdir()):
         msg = (
-            f"{output}: exists and is not empty; pass overwrite=True "
-            "(dctrgan demo --overwrite) to replace the demo's files in it"
+            f"{output}: exists and is not empty; pass overwrite=True to replace the demo's "
+            "files in it"
         )
         raise FileExistsError(msg)
 

@@ -501,13 +501,15 @@ def _step(
         loss.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
 
-    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, float]:
+    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
         sim, data = batch
         if not refiner.training:
             refiner.train()
             critic.train()
-        sums = {"critic_loss": 0.0, "wasserstein": 0.0, "gradient_penalty": 0.0}
         zero = torch.zeros((), device=sim.device)
+        # detached tensors, read by train_steps a few steps at a time: no sync per step
+        total = zero.double()
+        sums = {"critic_loss": total, "wasserstein": total, "gradient_penalty": total}
         simulated = sim[: c.batch_size]
         for k in range(c.n_critic):
             part = slice(k * c.batch_size, (k + 1) * c.batch_size)
@@ -526,12 +528,12 @@ def _step(
                 ("wasserstein", distance),
                 ("gradient_penalty", penalty),
             ):
-                sums[name] += float(value.detach()) / c.n_critic
+                sums[name] = sums[name] + value.detach().double() / c.n_critic
         with frozen(critic):
             with amp():
                 refiner_loss = -critic(refiner(simulated).float()).float().mean()
             update(refiner_optimizer, refiner_loss)
-        sums["refiner_loss"] = float(refiner_loss.detach())
+        sums["refiner_loss"] = refiner_loss.detach().float()
         return sums
 
     return step

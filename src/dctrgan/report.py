@@ -10,6 +10,10 @@ written as Markdown (for people) and CSV (for programs)::
     comparison.write("report")  # report.md and report.csv
     comparison.median("s2_weighted", group="input")
 
+Showers are compared on :func:`dctrgan.features.observables`, air-shower traces on
+:func:`dctrgan.features.trace_observables`, anything else given as a mapping
+``name -> (N,) values``.
+
 Every observable is histogrammed in the same number of equal-width bins between the
 0.1 and 99.9 percentiles of both samples together; events outside are not counted
 (as in the paper's figures, whose first and last bins hold no under- or overflow).
@@ -32,16 +36,25 @@ import dataclasses
 import io
 import math
 import os
-from collections.abc import Collection, Mapping, Sequence
+import sys
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
+from tqdm.auto import tqdm
 
 from dctrgan import features, stats
 
-__all__ = ("Comparison", "Entry", "compare", "compare_observable", "edges", "statistical_floor")
+__all__ = (
+    "Comparison",
+    "Entry",
+    "compare",
+    "compare_observable",
+    "edges",
+    "statistical_floor",
+)
 
 #: Columns of :class:`Entry` (and of the CSV table), in order.
 _COLUMNS: tuple[str, ...] = (
@@ -57,6 +70,7 @@ _COLUMNS: tuple[str, ...] = (
 _Column = Literal["s2_unweighted", "s2_weighted", "s2_ratio", "r_unweighted", "r_weighted"]
 #: Percentiles of both samples together that bound the histograms.
 _RANGE_PERCENTILES = (0.1, 99.9)
+_TRACE_UNITS = {"total_signal": "VEM", "max_station_signal": "VEM", "rise_time": "ns"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,23 +108,21 @@ class Entry:
 
 
 def statistical_floor(bins: int, n1: float, n2: float) -> float:
-    """Expected ``<S^2>`` of two samples of the same distribution.
+    """Expected ``<S^2>`` of two samples of the same distribution, ``inf`` for an empty one.
 
-    ``(bins - 1) / 4 (1/n1 + 1/n2)``, to first order in ``1/n`` with every bin
-    populated (fewer populated bins give less). For weighted samples pass the
-    effective numbers of entries.
+    :func:`dctrgan.stats.statistical_floor` (``(bins - 1) / 4 (1/n1 + 1/n2)``, which
+    refuses a bad argument by name), except that a sample of zero (effective) entries
+    gives ``inf``: a comparison with an empty sample has no floor.
 
     Args:
         bins: number of bins.
         n1: events (or effective entries) of the first sample.
         n2: the same for the second sample.
-
-    Returns:
-        The floor, or ``inf`` if a sample is empty.
     """
-    if n1 <= 0 or n2 <= 0:
+    if n1 == 0 or n2 == 0:
+        stats.statistical_floor(bins, 1, 1)  # the bins are still checked
         return math.inf
-    return (bins - 1) / 4 * (1 / n1 + 1 / n2)
+    return stats.statistical_floor(bins, n1, n2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -453,9 +465,11 @@ def _observables(sample: Any, what: str) -> Mapping[str, Any]:
         return sample
     if isinstance(sample, ak.Array) and "hits" in ak.fields(sample):
         return features.observables(sample)
+    if isinstance(sample, ak.Array) and "signal" in ak.fields(sample):
+        return features.trace_observables(sample)
     msg = (
-        f"{what}: expected showers (awkward events with hits) or a mapping "
-        f"name -> (N,) values, got {type(sample).__name__}"
+        f"{what}: expected showers, traces or a mapping name -> (N,) values, "
+        f"got {type(sample).__name__}"
     )
     raise TypeError(msg)
 
@@ -473,7 +487,7 @@ def _unit(name: str) -> str:
     try:
         return features.observable_unit(name)
     except KeyError:
-        return ""
+        return _TRACE_UNITS.get(name, "")
 
 
 def compare(
@@ -486,13 +500,14 @@ def compare(
     inputs: Collection[str] = features.HIGH_LEVEL_NAMES,
     bins: int = 30,
     evaluation: str = "",
+    progress: bool | Callable[[int], object] = False,
 ) -> Comparison:
     """Compare every observable of a weighted model sample with a reference sample.
 
     Args:
-        reference: reference showers (awkward, package schema; every observable of
-            :func:`dctrgan.features.observables`) or a mapping ``name -> (N1,) values``.
-        model: model showers or a mapping ``name -> (N2,) values``.
+        reference: reference showers or traces (awkward, package schema) or a mapping
+            ``name -> (N1,) values``.
+        model: model showers, traces or a mapping ``name -> (N2,) values``.
         weights: ``(N2,)`` non-negative weights of the model events; by default the
             ``weight`` field of ``model``.
         reference_weights: ``(N1,)`` weights of the reference events; by default its
@@ -503,12 +518,14 @@ def compare(
         bins: bins per histogram.
         evaluation: which events these are, for the report header (say whether the
             weights were trained on them).
+        progress: a progress bar over the observables on stderr, or a function called
+            with 1 after each observable (a caller's ``tqdm(...).update``).
 
     Returns:
         The :class:`Comparison`.
 
     Raises:
-        TypeError: for samples that are neither showers nor mappings.
+        TypeError: for samples that are neither showers, traces nor mappings.
         ValueError: for missing weights, an observable missing from a sample, values
             that are not one finite number per event, or invalid weights.
     """
@@ -536,22 +553,19 @@ def compare(
                 raise ValueError(msg)
     w_model = _weights(weights, n_model, "compare: model weights")
     w_ref = _weights(reference_weights, n_ref, "compare: reference weights")
-    inputs = set(inputs)
-    entries = tuple(
-        compare_observable(
-            ref_obs[name],
-            model_obs[name],
-            w_model,
-            reference_weights=w_ref,
-            bins=bins,
-            observable=name,
-            unit=_unit(name),
-            group="input" if name in inputs else "held-out",
-        )
-        for name in names
-    )
+    inputs, entries = set(inputs), []
+    with tqdm(names, "comparing", disable=progress is not True, file=sys.stderr) as bar:
+        for name in bar:
+            group = "input" if name in inputs else "held-out"
+            x_ref, x_model = ref_obs[name], model_obs[name]
+            entry = compare_observable(
+                x_ref, x_model, w_model, reference_weights=w_ref, bins=bins, observable=name
+            )
+            entries.append(dataclasses.replace(entry, unit=_unit(name), group=group))
+            if callable(progress):
+                progress(1)
     return Comparison(
-        entries=entries,
+        entries=tuple(entries),
         bins=bins,
         n_reference=n_ref,
         n_model=n_model,

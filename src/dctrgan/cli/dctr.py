@@ -1,27 +1,34 @@
-"""The DCTR commands of ``dctrgan``: ``fit``, ``weight`` and ``report`` (private).
+"""The DCTR commands of ``dctrgan``: ``fit`` and ``weight`` (private; ``report`` is in
+:mod:`.report`).
 
-Each parses its arguments, calls the public API and prints what it made.
+Each parses its arguments, calls the public API and prints what it made. Features
+given as expressions (:mod:`._features`) are saved by their names, which are the
+expressions: :func:`load_dctr` rebuilds them from a model file.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import awkward as ak
 import click
 import numpy as np
 
-from dctrgan import features, io, plot, report
+from dctrgan import io
 from dctrgan.cli._common import (
     NPZ,
     branch_map,
     branch_option,
+    check_input,
     check_output,
+    check_root_output,
     device_option,
+    entries,
     events_option,
     integers,
     is_npz,
@@ -33,14 +40,79 @@ from dctrgan.cli._common import (
     progress_option,
     read_npz,
     step_size,
+    tree_of,
     write_npz,
 )
+from dctrgan.cli._features import FORMS, feature_spec, non_flat_fields, rebuild
 from dctrgan.dctr import DCTR
+from dctrgan.dctr.config import Config
+from dctrgan.modelfile import load_model
 
-__all__ = ("fit_command", "report_command", "weight_command")
+__all__ = (
+    "FEATURES_HELP",
+    "fill_none_option",
+    "fit_command",
+    "is_generic",
+    "load_dctr",
+    "model_features",
+    "weight_command",
+)
 
-#: Observables drawn by ``dctrgan report`` by default (DCTRGAN Fig. 3).
-_FIGURES = ("active_cells", "total_energy", "longitudinal_centroid")
+#: The help of ``--features`` (and, for observables, ``report --observables``).
+FEATURES_HELP = (
+    "auto (showers: the 33 high-level features; traces: their trace features; any other "
+    "ntuple: every branch with one number per event), high_level (showers), or "
+    "comma-separated observables (showers), branches (pt1, MET_pt, MET.pt) and reductions "
+    "of jagged collections: num(Jet), sum(Jet.pt), max(Jet.pt), min(Jet.pt), first(Jet.pt) "
+    "(the leading entry). mlp only."
+)
+fill_none_option = click.option(
+    "--fill-none",
+    type=float,
+    default=None,
+    help="Value of a feature missing in an event, e.g. first(Jet.pt) of an event without "
+    "jets (default: an error).",
+)
+
+
+def _attach_field() -> str:
+    """The field :meth:`dctrgan.DCTR.attach` writes by default."""
+    parameter = inspect.signature(DCTR.attach).parameters.get("field")
+    default = None if parameter is None else parameter.default
+    return default if isinstance(default, str) else "weight"
+
+
+def is_generic(events: Any) -> bool:
+    """Awkward records that are neither showers nor traces."""
+    fields = ak.fields(events) if isinstance(events, ak.Array) else []
+    return bool(fields) and "hits" not in fields and "signal" not in fields
+
+
+def model_features(path: str) -> tuple[list[str] | None, Any, float | None]:
+    """The feature names of a DCTR model file, the ``features=`` it must be loaded with
+    (None: the saved one) and its ``fill_none`` (None if it has none).
+
+    Raises:
+        ValueError: for a model fitted in Python with feature functions.
+    """
+    check_input(path)
+    file = load_model(Path(path), "DCTR", Config)
+    names = file.fitted.get("feature_names")
+    spec = rebuild(names)
+    if spec is None and file.config.features in ("callable", "callables"):
+        msg = (
+            f"{path}: the model was fitted in Python on feature functions, which a model "
+            "file does not hold; weight with dctrgan.DCTR.load and the same functions"
+        )
+        raise ValueError(msg)
+    fill = getattr(file.config, "fill_none", None)
+    return names, spec, None if fill is None else float(fill)
+
+
+def load_dctr(path: str, device: str, progress: bool = False) -> DCTR:
+    """A DCTR model file; a model fitted by ``dctrgan fit`` on reductions gets them back."""
+    _, spec, _ = model_features(path)
+    return DCTR.load(path, features=cast(Any, spec), device=device, progress=progress)
 
 
 def _clip(text: str) -> float | str | None:
@@ -58,14 +130,32 @@ def _clip(text: str) -> float | str | None:
     return value
 
 
-def _features(text: str) -> str | list[str]:
-    if text in ("auto", "high_level"):
-        return text
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        msg = "expected auto, high_level or comma-separated names"
+def _check_missing(events: Any, spec: Any, fill_none: float | None, argument: str) -> None:
+    """Reductions missing in some events (no jet to take) need ``--fill-none``."""
+    if fill_none is not None or not isinstance(spec, dict) or not isinstance(events, ak.Array):
+        return
+    for name, expression in spec.items():
+        missing = int(ak.sum(ak.is_none(expression(events))))
+        if missing:
+            msg = (
+                f"{name} is missing in {missing} of {len(events)} events of {argument} "
+                "(no entry to take); pass --fill-none VALUE to use in their place"
+            )
+            raise click.BadParameter(msg, param_hint="--fill-none")
+
+
+def _check_auto(events: Any, spec: Any, argument: str) -> None:
+    """``--features auto`` on an ntuple with jagged branches: say how to name features."""
+    if not (isinstance(spec, str) and spec == "auto" and is_generic(events)):
+        return
+    other = non_flat_fields(events)
+    if other:
+        shown = ", ".join(other[:8]) + (f" and {len(other) - 8} more" if len(other) > 8 else "")
+        msg = (
+            f"auto takes the branches with one number per event, but {argument} also has "
+            f"others ({shown}); name the features: {FORMS.split(', or ', 1)[1]}"
+        )
         raise click.BadParameter(msg, param_hint="--features")
-    return names
 
 
 # --------------------------------------------------------------------- fit
@@ -82,13 +172,8 @@ def _features(text: str) -> str | list[str]:
     show_default=True,
     help="mlp: the paper's high-level net; cnn3d: its low-level net on voxels; deepsets: hits.",
 )
-@click.option(
-    "--features",
-    "feature_spec",
-    default="auto",
-    show_default=True,
-    help="auto, high_level, or comma-separated observables / fields (mlp only).",
-)
+@click.option("--features", "features", default="auto", show_default=True, help=FEATURES_HELP)
+@fill_none_option
 @click.option("--hidden", default=None, help="Hidden widths, e.g. 128,128 (default: the model's).")
 @click.option(
     "--epochs", type=click.IntRange(min=1), default=None, help="Maximum epochs (default: model's)."
@@ -113,7 +198,8 @@ def fit_command(
     fake: str,
     output: Path,
     model: str,
-    feature_spec: str,
+    features: str,
+    fill_none: float | None,
     hidden: str | None,
     epochs: int | None,
     batch_size: int,
@@ -129,17 +215,29 @@ def fit_command(
 ) -> None:
     """Fit DCTR on REAL (the reference) against FAKE and save the model.
 
-    REAL and FAKE are ROOT files (file.root, file.root:tree, globs) of showers or
-    traces, or .npz files of points (array x). The model file is written only once
-    the fit is complete: a failed or interrupted fit leaves no file.
+    REAL and FAKE are ROOT files (file.root, file.root:tree, globs; a TTree or an
+    RNTuple) of calorimeter showers, air-shower traces or any ntuple of numeric
+    branches (NanoAOD, Delphes, your own: flat branches, jagged collections such as
+    Jet_pt with nJet, nested records), or .npz files of points (array x). On an
+    ntuple, name the features: branches, or reductions of collections to one number
+    per event (see --features). The model file is written only once the fit is
+    complete: a failed or interrupted fit leaves no file.
 
     \b
-    Example:
+    Examples:
         dctrgan fit full.root:events fast.root:events -o dctr_hl.pt --features high_level
+        dctrgan fit data.root mc.root -o dctr.pt --features pt1,eta1
+        dctrgan fit data.root:Events mc.root:Events -o dctr.pt \\
+            --features "first(Jet.pt),num(Jet),sum(Jet.pt),MET_pt" --fill-none 0
     """
+    spec = feature_spec(features)
     check_output(output, overwrite, (real, fake))
+    if model != "mlp" and not (isinstance(spec, str) and spec == "auto"):
+        msg = f"--features applies to --model mlp; the {model} model reads the hits"
+        raise click.BadParameter(msg, param_hint="--features")
+    extra: dict[str, Any] = {} if fill_none is None else {"fill_none": fill_none}
     dctr = DCTR(
-        features=_features(feature_spec),
+        features=spec,
         model=model,  # type: ignore[arg-type]
         hidden=None if hidden is None else integers(hidden, "--hidden"),
         epochs=epochs,
@@ -150,9 +248,13 @@ def fit_command(
         device=device,
         seed=seed,
         progress=progress,
+        **extra,
     )
     real_events = load(real, events, branches)
     fake_events = load(fake, events, branches)
+    for sample, argument in ((real_events, "REAL"), (fake_events, "FAKE")):
+        _check_auto(sample, spec, argument)
+        _check_missing(sample, spec, fill_none, argument)
     start = time.perf_counter()
     dctr.fit(real_events, fake_events)
     seconds = time.perf_counter() - start
@@ -213,12 +315,14 @@ class _Tally:
 )
 @click.option(
     "--field",
-    default="weight",
+    default=_attach_field(),
     show_default=True,
-    help="Name of the weight branch (multiplied into an existing one).",
+    help="Name of the DCTR weight branch (as dctrgan.DCTR.attach writes it).",
 )
 @click.option(
-    "--tree", default=None, help="Tree name of the output (default: events; weights for --friend)."
+    "--tree",
+    default=None,
+    help="Tree name of the output (default: that of INPUT, else events; weights for --friend).",
 )
 @click.option(
     "--step-size",
@@ -246,205 +350,58 @@ def weight_command(
 ) -> None:
     """Weight the events of INPUT with a DCTR MODEL, streaming chunk by chunk.
 
-    Writes INPUT with the weight branch added (multiplied into an existing one), or
-    with --friend only the weights, one per event in the same order: read them back
-    with dctrgan.read(INPUT, friend=OUTPUT). Files larger than memory are read and
-    written chunk by chunk; OUTPUT appears only once complete.
+    INPUT holds showers, traces or any ntuple (TTree or RNTuple) with what the model
+    was fitted on (its branches; the reductions of a model fitted with them are
+    computed again). Writes INPUT with the weight branch added (float32, as
+    dctrgan.DCTR.attach does), or with --friend only the weights, one per event in
+    the same order: read them back with dctrgan.read(INPUT, friend=OUTPUT). Files
+    larger than memory are read and written chunk by chunk; OUTPUT appears only once
+    complete.
 
     \b
     Examples:
         dctrgan weight dctr_hl.pt fast.root:events -o fast_weighted.root
         dctrgan weight dctr_hl.pt fast.root --friend -o fast_weights.root
     """
-    if friend and field != "weight":
+    if friend and field != _attach_field():
         msg = "a friend tree holds the branch 'weight'; --field applies without --friend"
         raise click.BadParameter(msg, param_hint="--field")
+    step_events = step_size(step)
+    if is_npz(input_spec) != is_npz(output):
+        msg = f"{output}: the weights of {NPZ} input are written to {NPZ}, of ROOT input to ROOT"
+        raise click.BadParameter(msg, param_hint="-o/--output")
+    if not is_npz(input_spec):
+        check_root_output(output)
+    check_input(input_spec)
     check_output(output, overwrite, (input_spec, model_file))
-    dctr = DCTR.load(model_file, device=device, progress=False)
+    dctr = load_dctr(model_file, device)
     tally = _Tally()
     if is_npz(input_spec):
-        if not is_npz(output):
-            msg = f"{output}: the weights of {NPZ} input are written to {NPZ}"
-            raise click.BadParameter(msg, param_hint="--output")
         arrays = read_npz(input_spec)
-        w = np.asarray(dctr.weight(arrays["x"]), dtype=np.float64)
+        w = np.asarray(dctr.weight(arrays["x"]), dtype=np.float32)
         if not friend and field in arrays:
-            w = w * arrays[field]
+            w = (w * arrays[field]).astype(np.float32)
         tally.add(w)
         write_npz(output, {field: w} if friend else {**arrays, field: w}, overwrite)
         what, where = f"{len(w)} points of {input_spec}", f"array {field!r}"
     else:
-        chunks = io.iterate(input_spec, step_size=step_size(step), branches=branch_map(branches))
-        with progress_bar(progress, "weighting") as bar:
+        chunks = io.iterate(input_spec, step_size=step_events, branches=branch_map(branches))
+        total = entries(input_spec) if progress else None
+        with progress_bar(progress, "weighting", total) as bar:
 
             def weighted() -> Iterator[Any]:
                 for chunk in chunks:
-                    out = dctr.weight(chunk) if friend else dctr.attach(chunk, field)
+                    out = dctr.weight(chunk) if friend else dctr.attach(chunk, field=field)
                     tally.add(out if friend else out[field])
                     bar.update(len(chunk))
                     yield out
 
+            name = tree or ("weights" if friend else tree_of(input_spec) or "events")
             if friend:
-                io.write_weights(output, weighted(), tree or "weights", overwrite=overwrite)
+                io.write_weights(output, weighted(), name, overwrite=overwrite)
             else:
-                io.write_chunks(output, weighted(), tree or "events", overwrite=overwrite)
+                io.write_chunks(output, weighted(), name, overwrite=overwrite)
         what = f"{tally.n} events of {input_spec}"
-        name = tree or ("weights" if friend else "events")
-        where = f"tree {name!r}, branch {'weight' if friend else field!r}"
+        where = f"tree {name!r}, branch {'weight' if friend else field!r}, float32"
     click.echo(f"weighted {what}: {tally.summary()}")
     click.echo(f"wrote {output} ({where})")
-
-
-# --------------------------------------------------------------------- report
-
-
-def _names(text: str) -> tuple[str, ...]:
-    if text == "none":
-        return ()
-    return tuple(n.strip() for n in text.split(",") if n.strip())
-
-
-def _line(comparison: report.Comparison, label: str, group: str | None) -> str:
-    c = comparison
-    return (
-        f"  {label:<28}{c.median('s2_unweighted', group):>12.2e}"
-        f"{c.median('s2_weighted', group):>12.2e}{c.median('s2_ratio', group):>9.2f}"
-        f"{c.median('r_weighted', group):>7.2f}"
-    )
-
-
-@click.command("report")
-@click.argument("reference")
-@click.argument("weighted")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(file_okay=False, path_type=Path),
-    required=True,
-    help="Folder for report.md, report.csv and the figures (created if needed).",
-)
-@click.option("--friend", default=None, help="Friend file with the weights of WEIGHTED.")
-@click.option("--field", default="weight", show_default=True, help="The weight field of WEIGHTED.")
-@click.option("--bins", type=click.IntRange(min=1), default=30, show_default=True)
-@click.option(
-    "--figures",
-    default=",".join(_FIGURES),
-    show_default=True,
-    help="Observables to draw (comma-separated), all, or none (no plot extra needed).",
-)
-@click.option(
-    "--labels",
-    default="Reference,Model,Model + DCTR",
-    show_default=True,
-    help="Legend labels of REFERENCE, WEIGHTED unweighted and weighted (comma-separated).",
-)
-@click.option("--title", default="Reweighting report", show_default=True)
-@branch_option
-@overwrite_option
-def report_command(
-    reference: str,
-    weighted: str,
-    output: Path,
-    friend: str | None,
-    field: str,
-    bins: int,
-    figures: str,
-    labels: str,
-    title: str,
-    branches: tuple[str, ...],
-    overwrite: bool,
-) -> None:
-    """Compare every observable of the WEIGHTED showers with the REFERENCE ones.
-
-    Writes the separation power <S^2> without and with the weights, their ratio
-    and the uncertainty ratio r of each observable (report.md, report.csv) and
-    DCTRGAN Fig. 3 style figures (the plot extra). The weights are the --field
-    branch of WEIGHTED, or come from a --friend file.
-
-    \b
-    Examples:
-        dctrgan report full.root fast_weighted.root -o report
-        dctrgan report full.root fast.root --friend fast_weights.root -o report \\
-            --labels "Full simulation,Fast simulation,Fast simulation + DCTR"
-    """
-    legend = tuple(label.strip() for label in labels.split(","))
-    if len(legend) != 3:
-        msg = f"expected three comma-separated labels, got {labels!r}"
-        raise click.BadParameter(msg, param_hint="--labels")
-    if output.exists() and not output.is_dir():
-        msg = f"{output}: exists and is not a folder"
-        raise FileExistsError(msg)
-    ref = io.read(reference, branches=branch_map(branches))
-    model = io.read(weighted, branches=branch_map(branches), friend=friend)
-    if field not in ak.fields(model):
-        msg = (
-            f"{weighted}: no weight field {field!r} (has {ak.fields(model)}); "
-            "pass --friend or --field"
-        )
-        raise ValueError(msg)
-    for events, spec in ((ref, reference), (model, weighted)):
-        if "hits" not in ak.fields(events):
-            msg = f"{spec}: report compares calorimeter showers, got traces"
-            raise ValueError(msg)
-    ref_obs, model_obs = features.observables(ref), features.observables(model)
-    names = tuple(ref_obs) if figures == "all" else _names(figures)
-    unknown = [n for n in names if n not in ref_obs]
-    if unknown:
-        msg = f"unknown observable(s) {unknown}; see dctrgan.features.observables"
-        raise click.BadParameter(msg, param_hint="--figures")
-    files = ["report.md", "report.csv", *(f"{n}.png" for n in names)]
-    existing = [f for f in files if (output / f).exists()]
-    if existing and not overwrite:
-        msg = f"{output}: {', '.join(existing)} exist(s); pass --overwrite to replace"
-        raise FileExistsError(msg)
-    w = model[field]
-    w_ref = ref["weight"] if "weight" in ak.fields(ref) else None
-    comparison = report.compare(
-        ref_obs,
-        model_obs,
-        w,
-        reference_weights=w_ref,
-        bins=bins,
-        evaluation=f"{reference} (reference) and {weighted} (weighted)",
-    )
-    drawn = [
-        plot.comparison(
-            ref_obs[name],
-            model_obs[name],
-            w,
-            reference_weights=w_ref,
-            bins=bins,
-            observable=name,
-            unit=features.observable_unit(name),
-            labels=legend,
-        )
-        for name in names
-    ]
-    output.mkdir(parents=True, exist_ok=True)
-    for name, fig in zip(names, drawn, strict=True):
-        fig.savefig(output / f"{name}.png", dpi=100)
-    comparison.write(output / "report", title=title, figures=[f"{n}.png" for n in names])
-    _print_summary(comparison, len(ref), len(model), output, files)
-
-
-def _print_summary(
-    c: report.Comparison, n_ref: int, n_model: int, output: Path, files: Sequence[str]
-) -> None:
-    click.echo(
-        f"compared {len(c.entries)} observables of {n_ref} reference and {n_model} weighted showers"
-    )
-    click.echo(f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}")
-    for group in c.groups:
-        n = sum(e.group == group for e in c.entries)
-        click.echo(
-            _line(
-                c,
-                f"{n} {'classifier inputs' if group == 'input' else group + ' observables'}",
-                group,
-            )
-        )
-    click.echo(
-        f"  {'statistical floor of S2':<28}{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
-    )
-    click.echo(f"  n_eff/N of the weighted sample: {c.neff_fraction:.2f}")
-    click.echo(f"wrote {', '.join(files)} in {output}")

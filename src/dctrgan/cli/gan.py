@@ -19,9 +19,13 @@ from dctrgan.cli._common import (
     NPZ,
     branch_map,
     branch_option,
+    check_input,
     check_output,
+    check_root_output,
+    entries,
     events_option,
     is_npz,
+    is_root,
     load,
     model_options,
     output_option,
@@ -57,10 +61,10 @@ def _check_samples(
 ) -> None:
     """Showers go to ROOT, patterns and points to .npz; --energy needs something to set."""
     volumes = len(shape) == 3
-    if volumes == is_npz(output):
+    if volumes == is_npz(output) or (volumes and not is_root(output)):
         where = "a ROOT file (.root)" if volumes else f"a {NPZ} file"
         msg = f"{output}: samples of shape {shape} are written to {where}"
-        raise click.BadParameter(msg, param_hint="--output")
+        raise click.BadParameter(msg, param_hint="-o/--output")
     if energy is not None and not conditioned and not volumes:
         msg = f"a WGAN of shape {shape} without a label has no energy to set"
         raise click.BadParameter(msg, param_hint="--energy")
@@ -152,6 +156,7 @@ def generate_command(
         check_output(save_model, overwrite, (input_spec, output))
     start = time.perf_counter()
     if model_file is not None:
+        check_input(model_file)
         wgan = WGAN.load(model_file, device=device, progress=progress)
         _check_samples(wgan.shape, wgan.config["condition_dim"] > 0, output, energy)
         how = f"loaded {model_file}"
@@ -251,11 +256,15 @@ def refine_command(
     if model_file is not None and save_model is not None:
         msg = "--save-model applies when training, not with --model"
         raise click.UsageError(msg)
+    check_root_output(output)
+    chunk_size = step_size(step)
+    check_input(sim)
     check_output(output, overwrite, (sim, data_spec, model_file))
     if save_model is not None:
         check_output(save_model, overwrite, (sim, data_spec, output))
     start = time.perf_counter()
     if model_file is not None:
+        check_input(model_file)
         refiner = Refiner.load(model_file, device=device, progress=progress)
         how = f"loaded {model_file}"
     else:
@@ -269,9 +278,9 @@ def refine_command(
         if save_model is not None:
             refiner.save(save_model)
             how += f", saved to {save_model}"
-    chunks = io.iterate(sim, "traces", step_size=step_size(step), branches=branch_map(branches))
+    chunks = io.iterate(sim, "traces", step_size=chunk_size, branches=branch_map(branches))
     count = 0
-    with progress_bar(progress, "refining") as bar:
+    with progress_bar(progress, "refining", entries(sim) if progress else None) as bar:
 
         def refined() -> Iterator[ak.Array]:
             nonlocal count

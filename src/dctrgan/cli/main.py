@@ -4,18 +4,21 @@
 ``demo``      the main job: DCTR-HL reweighting of the fast calorimeter simulation
 ``simulate``  reference events: calorimeter showers, air-shower traces (ROOT),
               Gaussian toys (.npz)
-``fit``       fit DCTR on a reference and a fake sample, save the model
+``fit``       fit DCTR on a reference and a fake sample (showers, traces, any
+              ntuple: TTree or RNTuple), save the model
 ``weight``    weight a file with a DCTR model, chunk by chunk (weight branch or
               friend tree)
-``report``    S^2 and r of every observable, and figures, of weighted showers
+``report``    S^2 and r of every observable, and figures, of weighted events
 ``generate``  train or load a WGAN and write samples
 ``refine``    train or load a refiner and write refined traces
 ============  =================================================================
 
-Every command checks its outputs before it starts (``--overwrite`` to replace
-a file; never an input), writes them atomically, shows progress on stderr, and
-reports an error as one line ``dctrgan: error: ...`` with exit code 1 (``dctrgan
---debug ...`` shows the traceback).
+Every command checks its inputs and outputs before it starts (inputs must exist;
+ROOT outputs end in ``.root``; ``--overwrite`` to replace a file; never an input),
+writes them atomically, shows progress on stderr, and reports an error as one
+line ``dctrgan: error: ...`` with exit code 1 (``dctrgan --debug ...`` shows the
+traceback), in the words of the command line: it names options (``--overwrite``),
+where the Python API names arguments (``overwrite=True``).
 """
 
 from __future__ import annotations
@@ -28,9 +31,17 @@ import click
 
 from dctrgan import demo, io, simulate
 from dctrgan._version import __version__
-from dctrgan.cli._common import NPZ, check_output, is_npz, write_npz
-from dctrgan.cli.dctr import fit_command, report_command, weight_command
+from dctrgan.cli._common import (
+    NPZ,
+    check_output,
+    check_root_output,
+    cli_wording,
+    is_npz,
+    write_npz,
+)
+from dctrgan.cli.dctr import fit_command, weight_command
 from dctrgan.cli.gan import generate_command, refine_command
+from dctrgan.cli.report import report_command
 
 __all__ = ("main",)
 
@@ -49,7 +60,7 @@ class _Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             text = err.args[0] if isinstance(err, KeyError) and err.args else err
-            message = " ".join(str(text).split("\n")) or type(err).__name__
+            message = cli_wording(" ".join(str(text).split("\n"))) or type(err).__name__
             click.echo(f"dctrgan: error: {message}", err=True)
             sys.exit(1)
 
@@ -61,11 +72,19 @@ class _Group(click.Group):
 def main(debug: bool, verbose: bool) -> None:
     """dctrgan: make fast and generative detector simulations precise.
 
+    Inputs are ROOT files (TTree or RNTuple): calorimeter showers, air-shower
+    traces, or any ntuple of numeric branches (NanoAOD, Delphes, your own).
+
     \b
     Example (the DCTR chain on your own files):
         dctrgan fit full.root fast.root -o dctr.pt
         dctrgan weight dctr.pt fast.root -o fast_weighted.root
         dctrgan report full.root fast_weighted.root -o report
+
+    \b
+    On any ntuple, with features named or reduced from jagged collections:
+        dctrgan fit data.root mc.root -o dctr.pt \\
+            --features "first(Jet.pt),num(Jet),MET_pt" --fill-none 0
     """
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
@@ -132,6 +151,8 @@ def simulate_command(
         where = f"a {NPZ} file" if kind == "gaussians" else "a ROOT file (.root)"
         msg = f"{kind} events are written to {where}"
         raise click.BadParameter(msg, param_hint="--output")
+    if kind != "gaussians":
+        check_root_output(output)
     check_output(output, overwrite)
     if kind == "gaussians":
         points = getattr(simulate, toy).sample(n, seed=seed)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -331,11 +331,19 @@ def predict_logits(
     desc: str,
 ) -> np.ndarray:
     """Logits ``(len(index),)`` float64 of ``model`` for the events ``index`` (a progress
-    bar for the low-level models, whose inference takes a while)."""
-    loader = Loader(inputs, index=index, batch_size=PREDICT_BATCH[kind], device=device)
-    batches: Any = loader
-    if progress and kind != "mlp":
-        from tqdm.auto import tqdm
+    bar in events, with total and ETA, for the low-level models, whose inference takes
+    a while)."""
+    batch_size = PREDICT_BATCH[kind]
+    loader = Loader(inputs, index=index, batch_size=batch_size, device=device)
+    if not (progress and kind != "mlp"):
+        return predict(model, loader).numpy().astype(np.float64)
+    from tqdm.auto import tqdm
 
-        batches = tqdm(loader, desc=desc, unit="batch")
-    return predict(model, batches).numpy().astype(np.float64)
+    with tqdm(total=len(index), desc=desc, unit="event", dynamic_ncols=True) as bar:
+
+        def counted() -> Iterator[Any]:
+            for start, batch in zip(range(0, len(index), batch_size), loader, strict=True):
+                yield batch
+                bar.update(min(batch_size, len(index) - start))
+
+        return predict(model, counted()).numpy().astype(np.float64)

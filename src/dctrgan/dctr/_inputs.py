@@ -1,39 +1,48 @@
-"""Inputs of :class:`dctrgan.DCTR`: features, hit tables, sample weights, checks and scores.
+"""Inputs of :class:`dctrgan.DCTR`: samples, events to weight, sample weights, scores.
 
 Private helpers of :mod:`dctrgan.dctr`: turning the containers a user passes
-(numpy arrays, torch tensors, awkward records, awkward showers) into float32
-feature matrices or flat hit tables (:mod:`._hits`): the sample of a fit
-(:func:`training_sample`), the inputs of events to weight, checked against the
-fitted model (:func:`prediction_inputs`); the error messages for bad inputs, and the
-weighted AUC of the diagnostics.
+(numpy arrays, torch tensors, awkward records, showers, traces, dask-awkward
+records) into float32 feature matrices (:mod:`._features`) or flat hit tables
+(:mod:`._hits`): the sample of a fit (:func:`training_sample`), the inputs of events
+to weight, checked against the fitted model (:func:`prediction_inputs`); the sample
+weights, and the weighted AUC of the diagnostics.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, TypeAlias
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal
 
 import awkward as ak
 import numpy as np
 import numpy.typing as npt
 import torch
 
-from dctrgan.data import Geometry
+from dctrgan.data import Geometry, is_dask
+from dctrgan.dctr._features import (
+    WEIGHT_FIELDS,
+    FeatureSpec,
+    dask_error,
+    extract_features,
+    field_of,
+    in_memory,
+    is_traces,
+    names_of,
+    split_fields,
+)
 from dctrgan.dctr._hits import HitInputs, HitTable, is_showers
-from dctrgan.features import HIGH_LEVEL_NAMES, high_level, observables
 from dctrgan.io.branches import DEFAULT_BRANCHES, from_branches
 
 __all__ = (
     "SHOWER_BRANCHES",
     "Container",
-    "FeatureSpec",
     "Sample",
     "as_container",
+    "check_functions",
     "container_of",
-    "extract_features",
     "given_features",
-    "high_level_names",
     "is_shower_branches",
     "prediction_inputs",
     "sample_weight",
@@ -43,18 +52,25 @@ __all__ = (
     "training_sample",
     "weight_inputs",
     "weight_meta",
+    "weight_product",
     "weighted_auc",
 )
 
 Container = Literal["numpy", "torch", "awkward"]
-FeatureSpec: TypeAlias = str | Sequence[str] | Callable[[Any], Any]
+
+#: The saved ``features=`` of a function and of a ``{name: function}`` mapping: code is
+#: not saved, the feature names are (``DCTR.feature_names``).
+CALLABLE, CALLABLES = "callable", "callables"
 
 
 def saved_features(features: FeatureSpec) -> str | tuple[str, ...]:
-    """The ``features=`` specification as the config saves it (``"callable"`` for a
-    function, which is not saved)."""
+    """The ``features=`` specification as the config saves it: ``"callable"`` for a
+    function, ``"callables"`` for a ``{name: function}`` mapping (the functions are not
+    saved, the names are the model's feature names)."""
+    if isinstance(features, Mapping):
+        return CALLABLES
     if callable(features):
-        return "callable"
+        return CALLABLE
     return features if isinstance(features, str) else tuple(str(f) for f in features)
 
 
@@ -64,8 +80,9 @@ def given_features(saved: str | tuple[str, ...]) -> FeatureSpec:
 
 
 def weight_meta() -> ak.Array:
-    """A typetracer of float64 weights of unknown length (the meta of lazy weights)."""
-    return ak.Array(ak.Array(np.zeros(0)).layout.to_typetracer(forget_length=True))
+    """A typetracer of float32 weights of unknown length (the meta of lazy weights)."""
+    empty = ak.Array(np.zeros(0, dtype=np.float32))
+    return ak.Array(empty.layout.to_typetracer(forget_length=True))
 
 
 def take(events: Any, mask: np.ndarray) -> Any:
@@ -79,7 +96,7 @@ def take(events: Any, mask: np.ndarray) -> Any:
 
 def container_of(events: Any) -> Container:
     """The kind of container ``events`` is, for returning weights of the same kind."""
-    if isinstance(events, ak.Array):
+    if isinstance(events, ak.Array) or is_dask(events):
         return "awkward"
     if isinstance(events, torch.Tensor):
         return "torch"
@@ -87,8 +104,9 @@ def container_of(events: Any) -> Container:
 
 
 def as_container(weights: np.ndarray, kind: Container, like: Any = None) -> Any:
-    """``(N,)`` float64 weights as a numpy array, an awkward array or a torch tensor
+    """``(N,)`` weights as float32 in a numpy array, an awkward array or a torch tensor
     (on the device of ``like``)."""
+    weights = np.asarray(weights, dtype=np.float32)
     if kind == "awkward":
         return ak.Array(weights)
     if kind == "torch":
@@ -112,24 +130,34 @@ def is_shower_branches(events: Any) -> bool:
     return "hits" not in fields and set(SHOWER_BRANCHES) <= set(fields)
 
 
-def weight_inputs(events: Any, every_field: bool, geometry: Geometry | None) -> Any:
+def _reads_any_field(features: FeatureSpec) -> bool:
+    return isinstance(features, Mapping) or callable(features)
+
+
+def weight_inputs(events: Any, features: FeatureSpec, geometry: Geometry | None) -> Any:
     """The events as the weights read them.
 
     Records of the shower branches (coffea NanoEvents read with ``BaseSchema`` from
     a file :func:`dctrgan.io.write` wrote) become showers; showers keep only
-    ``incident_energy`` and ``hits`` unless ``every_field`` (a features callable
-    may read any field), so that other fields are never touched: in a
-    column-projected dask partition they are not even read.
+    ``incident_energy`` and ``hits`` and traces only ``signal`` (with the fields
+    named in ``features``) unless the features are callables, which may read any
+    field, so that other fields are never touched: in a column-projected dask
+    partition they are not even read.
 
     Args:
         events: the events given to :meth:`dctrgan.DCTR.weight`.
-        every_field: keep every field of showers.
+        features: the ``features=`` specification.
         geometry: the calorimeter of shower branches (default: ILD-like).
     """
     if is_shower_branches(events):
         return from_branches(events[list(SHOWER_BRANCHES)], "showers", geometry=geometry)
-    if is_showers(events) and not every_field:
+    if _reads_any_field(features):
+        return events
+    if is_showers(events):
         return events[["incident_energy", "hits"]]
+    if is_traces(events):
+        named = [] if isinstance(features, str) else split_fields(events, names_of(features))[0]
+        return events[["signal", *(f for f in named if f != "signal")]]
     return events
 
 
@@ -137,8 +165,9 @@ def touch_weight_inputs(
     events: ak.Array, model: str, features: FeatureSpec, feature_names: list[str] | None
 ) -> None:
     """Touch, on a typetracer (dask-awkward's column optimization), the fields the weights
-    of ``events`` read: every field for a features callable, the features' fields of
-    flat records, those of :func:`weight_inputs` for showers.
+    of ``events`` read: every field for callables, the features' fields of records
+    (dotted names through nested records), the named fields and the signal of traces,
+    those of :func:`weight_inputs` for showers.
 
     Args:
         events: a typetracer of the events given to :meth:`dctrgan.DCTR.weight`.
@@ -146,17 +175,23 @@ def touch_weight_inputs(
         features: the ``features=`` specification.
         feature_names: the names of the fitted features, where known.
     """
-    if callable(features):
+    if _reads_any_field(features):
         ak.typetracer.touch_data(events)  # a callable may read any field
         return
     names: list[str] | None = None  # None: those of weight_inputs
-    if model == "mlp" and not (is_showers(events) or is_shower_branches(events)):
+    showers = is_showers(events) or is_shower_branches(events)
+    if model == "mlp" and not showers:
         if isinstance(features, str):
-            names = None if feature_names is None else list(feature_names)
+            names = None if feature_names is None or is_traces(events) else list(feature_names)
         else:
-            names = [str(n) for n in features]
-    if names is not None:
-        parts = [events[n] for n in names]
+            names = names_of(features)
+    if is_traces(events):
+        fields, observables = split_fields(events, names or [])
+        parts = [events[f] for f in fields]
+        if observables or names is None:
+            parts.append(events["signal"])
+    elif names is not None:
+        parts = [field_of(events, n, "events") for n in names]
     elif is_shower_branches(events):
         parts = [events[b] for b in SHOWER_BRANCHES]
     elif is_showers(events):
@@ -174,6 +209,7 @@ def prediction_inputs(
     feature_names: list[str] | None,
     n_features: int,
     geometry: Geometry | None,
+    fill_none: float | None = None,
 ) -> tuple[Callable[[np.ndarray], Any], int]:
     """Batch builder and event count of events to weight, checked against the fitted
     model: its features (names, count) or its calorimeter geometry.
@@ -185,12 +221,13 @@ def prediction_inputs(
         feature_names: the names of the fitted features, where known.
         n_features: the number of the fitted features (``"mlp"``).
         geometry: the fitted calorimeter (low-level models).
+        fill_none: the value of missing feature values (``None``: an error).
 
     Raises:
         ValueError: for non-finite features, or features that do not match the fitted ones.
     """
     what = "events"
-    events = weight_inputs(events, callable(features), geometry)
+    events = weight_inputs(events, features, geometry)
     if model != "mlp":
         table = HitTable.from_showers(events, what)
         assert geometry is not None
@@ -206,10 +243,10 @@ def prediction_inputs(
         and features == "auto"
         and feature_names is not None
         and isinstance(events, ak.Array)
-        and not is_showers(events)
+        and not (is_showers(events) or is_traces(events))
     ):
         features = feature_names  # select the fitted fields; others (weight) are ignored
-    x, names = extract_features(events, features, what)
+    x, names = extract_features(events, features, what, fill_none)
     if names is not None and feature_names is not None and names != feature_names:
         diff = sorted(set(names) ^ set(feature_names)) or "their order"
         msg = (
@@ -226,167 +263,33 @@ def prediction_inputs(
     return (lambda i: tensor[torch.from_numpy(i)]), len(x)
 
 
-def _is_flat_record(events: ak.Array) -> bool:
-    return bool(ak.fields(events)) and events.layout.purelist_depth == 1
-
-
-def high_level_names(n_columns: int) -> list[str]:
-    """Names of the :func:`dctrgan.features.high_level` columns for ``n_columns - 3`` layers."""
-    return [*HIGH_LEVEL_NAMES[:3], *(f"energy_layer_{i}" for i in range(1, n_columns - 2))]
-
-
-def _columns_of_array(events: Any, what: str) -> np.ndarray:
-    array = events.detach().cpu().numpy() if isinstance(events, torch.Tensor) else events
-    array = np.asarray(array)
-    if array.ndim == 1:
-        array = array[:, None]
-    if array.ndim != 2 or array.dtype.kind not in "biuf":
-        msg = (
-            f"{what}: expected a (N, d) numeric array of features, got {array.dtype} {array.shape}"
-        )
-        raise ValueError(msg)
-    return array
-
-
-def _record_columns(events: ak.Array, names: Sequence[str], what: str) -> np.ndarray:
-    fields = ak.fields(events)
-    missing = [n for n in names if n not in fields]
-    if missing:
-        msg = f"{what}: feature mismatch: no field(s) {missing} (have {fields})"
-        raise ValueError(msg)
-    columns = []
-    for name in names:
-        try:
-            column = np.asarray(ak.to_numpy(events[name]))
-        except (TypeError, ValueError) as err:
-            raise _not_a_column(events, name, what) from err
-        if column.ndim != 1 or column.dtype.kind not in "biuf":
-            raise _not_a_column(events, name, what)
-        columns.append(column)
-    return np.column_stack(columns) if columns else np.zeros((len(events), 0))
-
-
-def _not_a_column(events: ak.Array, name: str, what: str) -> ValueError:
-    kind = ak.type(events[name])
-    return ValueError(f"{what}: field {name!r} is not a flat numeric column (type {kind})")
-
-
-def extract_features(
-    events: Any, spec: FeatureSpec, what: str
-) -> tuple[np.ndarray, list[str] | None]:
-    """Feature matrix and column names of ``events`` for a ``features=`` specification.
-
-    ``"auto"``: the 33 high-level features for showers, the flat numeric fields of
-    an awkward record (all but ``weight``), the columns of a 2D numpy array or
-    torch tensor (a 1D array is one feature). ``"high_level"``: showers, or the
-    precomputed ``(N, 3 + layers)`` array of :func:`dctrgan.features.high_level`
-    (named like the showers' columns, so a model fit on one weights the other). A
-    list of names: fields of a record, or observables of
-    :func:`dctrgan.features.observables` for showers. A callable: ``f(events)``
-    returning a ``(N, d)`` array or a ``{name: (N,) array}`` mapping.
-
-    Args:
-        events: the events.
-        spec: the ``features=`` specification.
-        what: name of the argument, for error messages.
-
-    Returns:
-        ``(X, names)``: ``X`` ``(N, d)`` float32, ``names`` a list or ``None``.
-
-    Raises:
-        ValueError: for inputs the specification cannot apply to, named.
-    """
-    if callable(spec):
-        out = spec(events)
-        if isinstance(out, dict):
-            names = [str(k) for k in out]
-            x = np.column_stack([np.asarray(v, dtype=np.float64) for v in out.values()])
-            return _finite(x.astype(np.float32), names, what), names
-        return _finite(_columns_of_array(out, what).astype(np.float32), None, what), None
-    if isinstance(spec, str) and spec not in ("auto", "high_level"):
-        msg = (
-            f"features: expected 'auto', 'high_level', a list of names or a callable, got {spec!r}"
-        )
-        raise ValueError(msg)
-    if isinstance(spec, str):
-        if is_showers(events):
-            x = high_level(events)
-            return _finite(x, high_level_names(x.shape[1]), what), high_level_names(x.shape[1])
-        if spec == "high_level" and isinstance(events, np.ndarray | torch.Tensor):
-            # precomputed dctrgan.features.high_level(showers): (N, 3 + layers)
-            x = _columns_of_array(events, what)
-            if x.shape[1] < 4:
-                msg = (
-                    f"{what}: features='high_level' on an array needs the (N, 3 + layers) "
-                    f"columns of dctrgan.features.high_level, got {x.shape[1]} column(s)"
-                )
-                raise ValueError(msg)
-            names = high_level_names(x.shape[1])
-            return _finite(x.astype(np.float32), names, what), names
-        if spec == "high_level":
-            kind = type(events).__name__ if not isinstance(events, ak.Array) else ak.fields(events)
-            msg = (
-                f"{what}: features='high_level' needs awkward showers (a 'hits' field), got {kind}"
-            )
-            raise ValueError(msg)
-        if isinstance(events, ak.Array):
-            if not _is_flat_record(events):
-                if ak.fields(events):
-                    msg = (
-                        f"{what}: features='auto' needs flat numeric fields, got type "
-                        f"{ak.type(events)}; pass features=[names] or a callable"
-                    )
-                    raise ValueError(msg)
-                x = _columns_of_array(ak.to_numpy(events), what)
-                return _finite(x.astype(np.float32), None, what), None
-            names = [f for f in ak.fields(events) if f != "weight"]
-            x = _record_columns(events, names, what)
-            return _finite(x.astype(np.float32), names, what), names
-        x = _columns_of_array(events, what)
-        return _finite(x.astype(np.float32), None, what), None
-    names = [str(n) for n in spec]
-    if is_showers(events):
-        table = observables(events)
-        unknown = [n for n in names if n not in table]
-        if unknown:
-            msg = f"{what}: unknown observable(s) {unknown} (see dctrgan.features.observables)"
-            raise ValueError(msg)
-        x = np.column_stack([table[n] for n in names]).astype(np.float32)
-    elif isinstance(events, ak.Array):
-        x = _record_columns(events, names, what).astype(np.float32)
-    else:
-        msg = (
-            f"{what}: features given as names need awkward records or showers, "
-            f"got {type(events).__name__}"
-        )
-        raise ValueError(msg)
-    return _finite(x, names, what), names
-
-
-def _finite(x: np.ndarray, names: list[str] | None, what: str) -> np.ndarray:
-    """``x`` unchanged, or a ValueError saying how many values are not finite and where."""
-    bad = ~np.isfinite(x)
-    if not bad.any():
-        return x
-    per_column = bad.sum(axis=0)
-    columns = np.flatnonzero(per_column)
-    c = int(columns[0])
-    label = f"feature {names[c]!r} (column {c})" if names else f"column {c}"
-    first = int(np.flatnonzero(bad[:, c])[0])
-    msg = (
-        f"{what}: {int(bad.sum())} non-finite (NaN or inf) value(s) in {len(columns)} feature(s); "
-        f"{int(per_column[c])} in {label}, first at event {first}"
+def _refit_error(label: str) -> ValueError:
+    return ValueError(
+        f"{label}: field 'dctr_weight' says these events already carry DCTR weights, "
+        "multiplied into 'weight'; fitting on 'weight' again would give weights ~ 1. Pass "
+        f"{label}_weight=events['weight'] / events['dctr_weight'] to fit on the input "
+        f"weights, or {label}_weight=events['weight'] to refine the weighting on purpose."
     )
-    raise ValueError(msg)
 
 
 def sample_weight(events: Any, given: Any, n: int, what: str) -> np.ndarray:
     """``(n,)`` float64 sample weights: ``given``, else the events' ``weight`` field, else ones.
 
+    Args:
+        events: the events.
+        given: the weights given (``None``: the events' ``weight`` field, else ones).
+        n: the number of events.
+        what: the argument that gives the weights, ``"real_weight"`` or ``"fake_weight"``.
+
     Raises:
-        ValueError: for a wrong length, or weights that are not finite and positive.
+        ValueError: for a wrong length, weights that are not finite and positive, or
+            events whose ``weight`` holds DCTR weights already (a ``dctr_weight`` field,
+            written by :meth:`dctrgan.DCTR.attach`) and no ``given`` weights.
     """
-    if given is None and isinstance(events, ak.Array) and "weight" in ak.fields(events):
+    fields = events.fields if isinstance(events, ak.Array) else []
+    if given is None and WEIGHT_FIELDS[1] in fields:
+        raise _refit_error(what.removesuffix("_weight"))
+    if given is None and "weight" in fields:
         given, what = events["weight"], f"{what} (the events' 'weight' field)"
     if given is None:
         return np.ones(n)
@@ -465,18 +368,29 @@ def training_sample(
     fake_weight: npt.ArrayLike | None,
     model: str,
     features: FeatureSpec,
+    fill_none: float | None = None,
 ) -> Sample:
     """The events given to :meth:`dctrgan.DCTR.fit`, checked, as one sample: the
     features of ``"mlp"``, or the hits of the low-level models.
 
+    Dask-awkward records are computed to their feature columns (:func:`in_memory`).
+
     Raises:
-        ValueError: for empty samples, non-finite features, features or geometries
-            that differ between the samples, no features, or bad sample weights.
+        ValueError: for empty samples, non-finite or missing features, features or
+            geometries that differ between the samples, no features, or bad sample
+            weights (also events that carry DCTR weights, :func:`sample_weight`).
+        TypeError: for dask-awkward events whose features are not computed here.
     """
+    for events, given, what in ((real, real_weight, "real"), (fake, fake_weight, "fake")):
+        records = is_dask(events) or isinstance(events, ak.Array)
+        if given is None and records and WEIGHT_FIELDS[1] in events.fields:
+            raise _refit_error(what)  # before any computing
     names, n_features, geometry = None, 0, None
     if model == "mlp":
-        xr, names = extract_features(real, features, "real")
-        xf, names_fake = extract_features(fake, features, "fake")
+        real, spec_real = in_memory(real, features, "real")
+        fake, spec_fake = in_memory(fake, features, "fake")
+        xr, names = extract_features(real, spec_real, "real", fill_none)
+        xf, names_fake = extract_features(fake, spec_fake, "fake", fill_none)
         if names != names_fake or xr.shape[1] != xf.shape[1]:
             msg = (
                 f"fake: feature mismatch with real: {names_fake or xf.shape[1]} "
@@ -491,6 +405,9 @@ def training_sample(
         del xr, xf
         inputs: Callable[[np.ndarray], Any] = lambda i: x[torch.from_numpy(i)]
     else:
+        for events, what in ((real, "real"), (fake, "fake")):
+            if is_dask(events):
+                raise dask_error(what, f"the hits of model={model!r}")
         tables = (HitTable.from_showers(real, "real"), HitTable.from_showers(fake, "fake"))
         shapes = [t.geometry.shape for t in tables]
         if shapes[0] != shapes[1]:
@@ -511,3 +428,36 @@ def training_sample(
     target = torch.cat([torch.ones(n_real), torch.zeros(n_fake)])
     is_real = np.arange(n_real + n_fake) < n_real
     return Sample(inputs, target, weight, is_real, names, n_features, geometry)
+
+
+def weight_product(w: Any, existing: Any, dask: bool) -> Any:
+    """``w * existing`` as float32, computed in float64 (exact for float32 factors)."""
+    if dask:
+        import dask_awkward as dak
+
+        return dak.values_astype(w * existing, np.float32)  # type: ignore[attr-defined]
+    a = np.asarray(ak.to_numpy(w), dtype=np.float64)
+    b = np.asarray(ak.to_numpy(existing), dtype=np.float64)
+    return ak.Array((a * b).astype(np.float32))
+
+
+def check_functions(path: Path, saved: Any, given: Any, names: Any) -> None:
+    """A model fitted with feature functions needs them again, with the fitted names."""
+    if saved == CALLABLE and not callable(given):
+        msg = (
+            f"DCTR.load: {str(path)!r} was fitted with a features function; "
+            "pass it again as DCTR.load(path, features=f)"
+        )
+        raise ValueError(msg)
+    if saved == CALLABLES and not isinstance(given, Mapping):
+        msg = (
+            f"DCTR.load: {str(path)!r} was fitted with features={{name: function}} for "
+            f"{names}; pass the mapping again as DCTR.load(path, features={{...}})"
+        )
+        raise ValueError(msg)
+    if saved == CALLABLES and isinstance(given, Mapping) and list(given) != names:
+        msg = (
+            f"DCTR.load: features: {str(path)!r} was fitted on the features {names}, "
+            f"got a mapping of {list(given)}"
+        )
+        raise ValueError(msg)

@@ -28,8 +28,8 @@ __all__ = (
 
 log = logging.getLogger(__name__)
 
-#: Largest log-weight whose exp is a finite float64 (with a margin).
-MAX_LOG_WEIGHT = math.log(np.finfo(np.float64).max) - 1.0
+#: Largest log-weight whose exp is a finite float32 (with a margin): weights are float32.
+MAX_LOG_WEIGHT = math.log(np.finfo(np.float32).max) - 1.0
 
 
 def fit_temperature(logit: np.ndarray, target: np.ndarray, weight: np.ndarray) -> float:
@@ -90,8 +90,8 @@ def weights_from_log(log_w: np.ndarray, clip: float | None) -> tuple[np.ndarray,
 
     ``exp(logit / T)``, not ``h / (1 - h)``: in float32 the sigmoid rounds to exactly 1
     once the logit passes ~17 (a division by zero) and to 0 below ~-88 (0/0), while
-    ``exp`` of a float64 log-weight is exact and finite up to ~709. Beyond that a
-    weight is set to the largest finite one, with a warning.
+    ``exp`` of a float64 log-weight is exact. Weights are float32, finite up to
+    ``exp(88)``: beyond that a weight is set to ``exp(87.7)``, with a warning.
     """
     clipped = 0
     if clip is not None:
@@ -109,7 +109,7 @@ def weights_from_log(log_w: np.ndarray, clip: float | None) -> tuple[np.ndarray,
     huge = log_w > MAX_LOG_WEIGHT
     if huge.any():
         warnings.warn(
-            f"DCTR: {int(huge.sum())} weight(s) would overflow float64 (first at event "
+            f"DCTR: {int(huge.sum())} weight(s) would overflow float32 (first at event "
             f"{int(np.flatnonzero(huge)[0])}); set to {math.exp(MAX_LOG_WEIGHT):.3g}: "
             "the samples barely overlap there, consider clip=",
             RuntimeWarning,

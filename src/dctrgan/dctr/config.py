@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 
 from dctrgan.modelfile import ModelConfig
 
-__all__ = ("DEFAULTS", "MODELS", "Config", "ModelDefaults")
+__all__ = ("DEFAULTS", "FEATURE_SETS", "MODELS", "Config", "ModelDefaults")
 
 MODELS = ("mlp", "cnn3d", "deepsets")
+#: ``features=`` as saved, besides a tuple of names: the named feature sets, and the
+#: marks of a function and of a ``{name: function}`` mapping (which are not saved).
+FEATURE_SETS = ("auto", "high_level", "callable", "callables")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,9 +69,28 @@ class Config(ModelConfig):
     balance: str
     normalize: bool
     ema: float | None
+    fill_none: float | None = None
+
+    @classmethod
+    def from_dict(cls, d: object) -> Config:
+        """The config of :meth:`to_dict` output, validated; a model file written before
+        ``fill_none`` existed reads as ``fill_none=None``."""
+        if isinstance(d, Mapping) and "fill_none" not in d:
+            d = {**d, "fill_none": None}
+        return super().from_dict(d)
 
     def __post_init__(self) -> None:
+        features_ok = (
+            self.features in FEATURE_SETS
+            if isinstance(self.features, str)
+            else all(isinstance(f, str) for f in self.features)
+        )
         checks: tuple[tuple[str, bool, str], ...] = (
+            (
+                "features",
+                features_ok,
+                "'auto', 'high_level', a list of names, a {name: callable} mapping or a callable",
+            ),
             ("model", self.model in MODELS, f"one of {MODELS}"),
             ("hidden", all(h > 0 for h in self.hidden), "positive widths"),
             ("width", self.model == "mlp" or self.width > 0, "positive"),
@@ -85,6 +108,11 @@ class Config(ModelConfig):
             ("patience", self.patience is None or self.patience >= 1, "None or >= 1"),
             ("balance", self.balance in ("weights", "tile"), "'auto', 'weights' or 'tile'"),
             ("ema", self.ema is None or 0 < self.ema < 1, "'auto', None or in (0, 1)"),
+            (
+                "fill_none",
+                self.fill_none is None or _finite_number(self.fill_none),
+                "None or a finite number",
+            ),
         )
         self.check("DCTR", checks)
         if self.calibrate == "temperature" and self.validation == 0:
@@ -93,3 +121,7 @@ class Config(ModelConfig):
                 "or calibrate=None"
             )
             raise ValueError(msg)
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

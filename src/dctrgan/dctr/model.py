@@ -8,7 +8,7 @@ the fake events by ``w`` reproduces the real distribution (DCTRGAN sec. II C)::
 
     dctr = DCTR()                        # high-level features, the paper's MLP
     weights = dctr.fit(real, fake).weight(events)
-    events = dctr.attach(events)         # multiplies into events.weight
+    events = dctr.attach(events)         # multiplies into events.weight, keeps events.dctr_weight
 
 References:
     DCTRGAN: S. Diefenbacher, E. Eren, G. Kasieczka, A. Korol, B. Nachman,
@@ -21,7 +21,7 @@ References:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
 
@@ -32,11 +32,12 @@ import torch
 from torch import nn
 
 from dctrgan.data import Events, Geometry, is_dask
+from dctrgan.dctr._features import WEIGHT_FIELDS, FeatureSpec
 from dctrgan.dctr._fit import Run, build_classifier, fit_folds, predict_logits
 from dctrgan.dctr._inputs import (
     Container,
-    FeatureSpec,
     as_container,
+    check_functions,
     container_of,
     given_features,
     prediction_inputs,
@@ -46,6 +47,7 @@ from dctrgan.dctr._inputs import (
     touch_weight_inputs,
     training_sample,
     weight_meta,
+    weight_product,
     weighted_auc,
 )
 from dctrgan.dctr.calibration import weights_from_log
@@ -62,11 +64,18 @@ class DCTR:
 
     Args:
         features: what the classifier sees (``model="mlp"``): ``"auto"`` (the 33
-            high-level features for showers, the columns of arrays, the flat fields
-            of awkward records but ``weight``), ``"high_level"``, a list of names
-            (record fields, or observables of :func:`dctrgan.features.observables`
-            for showers), or a callable ``f(events) -> (N, d) array | {name: array}``.
-            The low-level models read the hits and take only ``"auto"``.
+            high-level features for showers, the
+            :data:`~dctrgan.features.HIGH_LEVEL_TRACE_NAMES` for air-shower traces,
+            the columns of arrays, the fields of awkward records with one number per
+            event but ``weight`` and ``dctr_weight``), ``"high_level"`` (showers,
+            traces), a list of names (record fields, dotted through nested records:
+            ``"MET.pt"``; or observables of :func:`dctrgan.features.observables` for
+            showers and :func:`dctrgan.features.trace_observables` for traces), a
+            mapping ``{name: f}`` with ``f(events)`` one number per event (awkward,
+            numpy, ``None`` where missing: ``{"ht": lambda ev: ak.sum(ev.Jet.pt,
+            axis=1)}``), or a callable ``f(events) -> (N, d) array | {name: array}``.
+            Functions are not saved: :meth:`load` takes them again. The low-level
+            models read the hits and take only ``"auto"``.
         model: ``"mlp"`` (the paper's high-level net), ``"cnn3d"`` (the paper's
             low-level net on voxels) or ``"deepsets"`` (a set network on the hits).
         hidden: hidden widths of the (event-level) fully connected net. Default:
@@ -110,6 +119,10 @@ class DCTR:
             (:func:`dctrgan.training.autocast`); ``"auto"``: for ``"cnn3d"`` on a
             CUDA device with bfloat16, off on a CPU. Weights are always computed in
             float32.
+        fill_none: the value of features that are missing (``None``) in an event, such
+            as the leading jet's ``pt`` of an event without jets
+            (``ak.firsts(ev.Jet.pt)``); ``None``: missing values are an error naming
+            the feature. Saved with the model.
 
     Attributes:
         history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
@@ -149,6 +162,7 @@ class DCTR:
         normalize: bool = True,
         ema: float | Literal["auto"] | None = "auto",
         mixed_precision: bool | Literal["auto"] = "auto",
+        fill_none: float | None = None,
     ) -> None:
         if model not in MODELS:
             msg = f"model must be one of {MODELS}, got {model!r}"
@@ -159,6 +173,14 @@ class DCTR:
                 "features= applies to model='mlp'"
             )
             raise ValueError(msg)
+        if isinstance(features, Mapping) and not (
+            features and all(callable(f) for f in features.values())
+        ):
+            msg = (
+                "features: a mapping needs at least one {name: callable} item, got "
+                f"{ {k: type(f).__name__ for k, f in features.items()} }"
+            )
+            raise TypeError(msg)
         self.device = resolve_device(device)
         self.mixed_precision = resolve_mixed_precision(
             mixed_precision, self.device, pays=model == "cnn3d"
@@ -183,6 +205,7 @@ class DCTR:
             balance=defaults.balance if balance == "auto" else balance,
             normalize=normalize,
             ema=defaults.ema if ema == "auto" else ema,
+            fill_none=None if fill_none is None else float(fill_none),
         )
         self._features: FeatureSpec = features
         self.progress = progress
@@ -220,25 +243,35 @@ class DCTR:
         """Train the classifier(s) on ``real`` (label 1) against ``fake`` (label 0).
 
         Args:
-            real: reference events: awkward showers or records, a ``(N, d)`` numpy
-                array or torch tensor.
+            real: reference events: awkward showers, traces or records, a ``(N, d)``
+                numpy array or torch tensor. Dask-awkward records are computed to
+                their feature columns alone (feature names, ``"auto"`` on flat
+                records, or a ``{name: callable}`` mapping); for other dask inputs fit
+                on ``events.compute()`` or a subsample ``events[:n].compute()``.
             fake: events to reweight, the same kind.
             real_weight: ``(N_real,)`` positive initial weights (default: the events'
                 ``weight`` field if present, else 1).
             fake_weight: the same for ``fake``. The learned weight multiplies these:
                 ``fake_weight * w`` reproduces ``real_weight``-weighted ``real``.
+                Events that went through :meth:`attach` carry a ``dctr_weight``
+                field and a ``weight`` that includes it: pass the weights to fit on
+                (``events.weight / events.dctr_weight``: the input weights).
 
         Returns:
             ``self``, fitted.
 
         Raises:
-            ValueError: for empty samples, non-finite features (naming the feature
-                and the first event), features that differ between the samples,
-                non-positive or non-finite weights, or too few events of a class for
-                the validation split and folds.
+            ValueError: for empty samples, non-finite or missing features (naming the
+                feature and the first event), features that differ between the
+                samples, non-positive or non-finite weights, events with a
+                ``dctr_weight`` field and no weights given, or too few events of a
+                class for the validation split and folds.
+            TypeError: for dask-awkward events whose features are not computed here.
         """
         c = self._config
-        sample = training_sample(real, fake, real_weight, fake_weight, c.model, self._features)
+        sample = training_sample(
+            real, fake, real_weight, fake_weight, c.model, self._features, c.fill_none
+        )
         self.feature_names, self._n_features = sample.feature_names, sample.n_features
         self._geometry = sample.geometry
         # the previous fit is gone, also if this one fails or is interrupted
@@ -276,7 +309,13 @@ class DCTR:
             raise ValueError(msg)
         c = self._config
         inputs, n = prediction_inputs(
-            events, c.model, self._features, self.feature_names, self._n_features, self._geometry
+            events,
+            c.model,
+            self._features,
+            self.feature_names,
+            self._n_features,
+            self._geometry,
+            c.fill_none,
         )
         index = np.arange(n, dtype=np.int64)
         total = np.zeros(n)
@@ -314,7 +353,7 @@ class DCTR:
                 was fitted on).
 
         Returns:
-            ``(N,)`` float64 weights in the container given: numpy array for numpy
+            ``(N,)`` float32 weights in the container given: numpy array for numpy
             input, awkward array for awkward input, torch tensor (same device) for a
             tensor. Never NaN or inf; at most ``clip``. For a dask-awkward array a
             lazy dask-awkward array of weights, computed partition by partition;
@@ -348,7 +387,7 @@ class DCTR:
         training, so the weights of the training sample carry no overfitting.
 
         Returns:
-            ``(N_fake,)`` float64 weights, in the container ``fake`` came in.
+            ``(N_fake,)`` float32 weights, in the container ``fake`` came in.
 
         Raises:
             RuntimeError: before ``fit``.
@@ -368,30 +407,41 @@ class DCTR:
     def attach(self, events: ak.Array, field: str = "weight") -> ak.Array:
         """``events`` with the DCTR weight in ``field``, multiplied into an existing one.
 
-        The product is computed in float64 and stored as float32 (the schema's
-        ``weight`` type). A dask-awkward array gets the field lazily.
+        With ``field="weight"`` (the field :meth:`fit` reads as input weights) the
+        DCTR factor alone is kept beside it in ``dctr_weight`` (multiplied into an
+        existing one: the total DCTR factor), so ``weight / dctr_weight`` gives the
+        input weights back and :meth:`fit` on these events does not silently fit on
+        weights that already hold the reweighting (it asks which weights to use).
+
+        The products are computed in float64 from the float32 weights of
+        :meth:`weight` and stored as float32 (the schema's ``weight`` type). A
+        dask-awkward array gets the fields lazily.
 
         Raises:
             TypeError: if ``events`` is not an awkward (or dask-awkward) array of records.
         """
-        if is_dask(events):
-            import dask_awkward as dak
-
-            w = self.weight(events)
-            if field in events.fields:
-                w = w * events[field]
-            w = dak.values_astype(w, np.float32)  # type: ignore[attr-defined]
-            return dak.with_field(events, w, field)  # type: ignore[attr-defined]
-        if not isinstance(events, ak.Array) or not ak.fields(events):
+        dask = is_dask(events)
+        if not dask and (not isinstance(events, ak.Array) or not ak.fields(events)):
             msg = (
                 f"attach: needs awkward records to add the field {field!r} to, "
                 f"got {type(events).__name__}; use weight() for arrays"
             )
             raise TypeError(msg)
-        w = np.asarray(ak.to_numpy(self.weight(events)), dtype=np.float64)
-        if field in ak.fields(events):
-            w = w * np.asarray(ak.to_numpy(events[field]), dtype=np.float64)
-        return ak.with_field(events, w.astype(np.float32), field)
+        w = self.weight(events)
+        fields = {field: w}
+        if field == "weight":
+            fields[WEIGHT_FIELDS[1]] = w
+        for name in list(fields):
+            if name in events.fields:
+                fields[name] = weight_product(fields[name], events[name], dask)
+        for name, values in fields.items():
+            if dask:
+                import dask_awkward as dak
+
+                events = dak.with_field(events, values, name)  # type: ignore[attr-defined]
+            else:
+                events = ak.with_field(events, values, name)
+        return events
 
     # ------------------------------------------------------------------ diagnostics
 
@@ -432,6 +482,7 @@ class DCTR:
             seed=c.seed + 7919,
             progress=False,
             patience=3,
+            fill_none=c.fill_none,
         )
         rng = np.random.default_rng(c.seed + 7919)
         half_r, half_f = rng.random(len(log_r)) < 0.5, rng.random(len(log_f)) < 0.5
@@ -476,7 +527,7 @@ class DCTR:
         cls,
         path: str | os.PathLike[str],
         *,
-        features: Callable[[Any], Any] | None = None,
+        features: Callable[[Any], Any] | Mapping[str, Callable[[Any], Any]] | None = None,
         device: str | torch.device = "auto",
         progress: bool = True,
     ) -> DCTR:
@@ -488,7 +539,9 @@ class DCTR:
         Args:
             path: the model file.
             features: the feature function, for a model fitted with a callable
-                ``features=`` (functions are not saved).
+                ``features=``, or the ``{name: function}`` mapping with the fitted
+                feature names, for a model fitted with one (functions are not saved;
+                the names and ``fill_none`` are).
             device: where to run the model.
             progress: show progress bars.
 
@@ -496,17 +549,12 @@ class DCTR:
             FileNotFoundError: if ``path`` does not exist.
             ValueError: for a file that is not a dctrgan DCTR model, a damaged one, one
                 written by a newer dctrgan (format version), or a missing ``features``
-                callable.
+                callable or mapping, or a mapping whose names differ from the fitted ones.
         """
         path = Path(path)
         file = load_model(path, "DCTR", Config)
         config, fitted = file.config, file.fitted
-        if config.features == "callable" and features is None:
-            msg = (
-                f"DCTR.load: {str(path)!r} was fitted with a features function; "
-                "pass it again as DCTR.load(path, features=f)"
-            )
-            raise ValueError(msg)
+        check_functions(path, config.features, features, fitted.get("feature_names"))
         spec = features if features is not None else given_features(config.features)
         self = cls(spec, config.model, device=device, progress=progress)  # type: ignore[arg-type]
         self._config = config

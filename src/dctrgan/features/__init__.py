@@ -4,11 +4,19 @@ Calorimeter observables (DCTRGAN Figs. 3-8) come from showers in the package sch
 or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
 :func:`voxelize` and :func:`from_voxels` convert between the two (:mod:`.voxels`);
 :func:`pattern`, :func:`total_signal`, :func:`rise_time` and :func:`early_fraction`
-summarize air-shower traces (:mod:`.traces`).
+summarize air-shower traces (:mod:`.traces`), and :func:`trace_observables` and
+:func:`trace_high_level` their events (:mod:`.airshower`).
 """
 
 from __future__ import annotations
 
+from dctrgan.features.airshower import (
+    HIGH_LEVEL_TRACE_NAMES,
+    station_grid,
+    trace_high_level,
+    trace_observable_unit,
+    trace_observables,
+)
 from dctrgan.features.calorimeter import (
     HIGH_LEVEL_NAMES,
     active_cells,
@@ -26,6 +34,7 @@ from dctrgan.features.voxels import from_voxels, voxelize
 
 __all__ = (
     "HIGH_LEVEL_NAMES",
+    "HIGH_LEVEL_TRACE_NAMES",
     "active_cells",
     "centroid",
     "early_fraction",
@@ -38,7 +47,11 @@ __all__ = (
     "pattern",
     "rise_time",
     "second_moments",
+    "station_grid",
     "total_energy",
     "total_signal",
+    "trace_high_level",
+    "trace_observable_unit",
+    "trace_observables",
     "voxelize",
 )

@@ -1,6 +1,9 @@
-"""Read and write events as ROOT TTrees (uproot); import showers from HDF5.
+"""Read and write events as ROOT TTrees and RNTuples (uproot); import showers from HDF5.
 
-Layout written by :func:`write`, and read by :func:`read` without ``branches=``:
+Three kinds of events (:mod:`dctrgan.data`): ``read`` and ``iterate`` take showers when
+the tree has the shower branches below, traces when it has ``signal``, and otherwise
+generic events (or what ``kind=`` says). Layout written by :func:`write`, and read
+without ``branches=``:
 
 ==============  ==================================================================
 showers         ``incident_energy`` (float), ``nhits`` (int32 counter),
@@ -10,17 +13,41 @@ traces          ``energy``, ``core_x``, ``core_y``, ``xmax`` (float),
                 ``signal`` (float[9][9][80])
 both            ``weight`` (float) if the events have one; any other field holding
                 one number per event, as a branch of the same name
+events          a number: a branch of its dtype; ``3 * float32``: ``float[3]``;
+                ``x: var * number``: ``nx`` + ``x``; ``Jet: var * {pt, eta}``:
+                ``nJet`` + ``Jet_pt``, ``Jet_eta`` (NanoAOD); ``MET: {pt, phi}``:
+                ``MET.pt``, ``MET.phi``; ``weight`` as float32
 ==============  ==================================================================
 
-Other layouts are read through ``branches=``, a mapping from keys named after the
-schema fields to branch names. Showers: ``incident_energy``; per hit ``layer``,
-``ix``, ``iy``, ``energy`` (jagged branches), where each coordinate may instead be
-a position in mm, ``z``, ``x``, ``y`` (turned into cell indices through the
-:class:`~dctrgan.data.Geometry`; positions outside it are an error); or
-``voxels``, a dense ``float[n_layers][n_x][n_y]`` branch in MeV in place of all
-hit keys, of which every nonzero cell becomes a hit (no threshold is applied).
-Traces: ``energy``, ``signal``, ``core_x``, ``core_y``, ``xmax``. Both: ``weight``.
-Keys not given keep the default branch names above::
+Generic events are read by the inverse rules: jagged branches ``P_f`` counted by ``nP``
+or ``NP`` become a collection ``P: var * {f, ...}`` (NanoAOD, HZZ; the counter is
+``ak.num``), a branch ``A.b`` the field ``b`` of a record ``A``, any other numeric
+branch a field of its name; branches without numbers (strings, objects) are skipped
+with a logged warning. ``branches=`` is then a list of names or glob patterns::
+
+    events = dctrgan.read("nano.root:Events", branches=["Jet_*", "MET_pt"])
+
+An RNTuple is read wherever a TTree is (``"file.root:ntuple"``, or the only one in the
+file); its fields are taken as they are. ``write(..., rntuple=True)`` writes one.
+
+A hit table, one row per hit, becomes one record per event with ``group_by=``: the
+grouping branch once, every other branch a list over the event's rows (rows in any
+order for ``read``; contiguous per event for ``iterate``). With ``kind="showers"`` and
+a mapping (numbers for coordinates the table lacks) the events are showers::
+
+    events = dctrgan.read("g4.root:HitStrips", group_by="Event")
+    showers = dctrgan.read("hits.root", "showers", group_by="event", branches={
+        "layer": "layer", "ix": 0, "iy": 0, "energy": "edep", "incident_energy": 50.0})
+
+Other layouts of showers and traces are read through ``branches=``, a mapping from keys
+named after the schema fields to branch names. Showers: ``incident_energy``; per hit
+``layer``, ``ix``, ``iy``, ``energy`` (jagged branches), where each coordinate may
+instead be a position in mm, ``z``, ``x``, ``y`` (turned into cell indices through the
+:class:`~dctrgan.data.Geometry`; positions outside it are an error); or ``voxels``, a
+dense ``float[n_layers][n_x][n_y]`` branch in MeV in place of all hit keys, of which
+every nonzero cell becomes a hit (no threshold is applied). Traces: ``energy``,
+``signal``, ``core_x``, ``core_y``, ``xmax``. Both: ``weight``. Keys not given keep the
+default branch names above::
 
     showers = dctrgan.read("g4.root:showers", branches={"energy": "scene"})
     showers = dctrgan.read("g4.root", branches={"x": "hit_x", "y": "hit_y", "z": "hit_z"})
@@ -34,13 +61,13 @@ plain uproot, read both trees and ``ak.zip`` them; in ROOT,
 
 :func:`write` is atomic: it writes a temporary file in the destination folder and
 renames it at the end, so an interrupted write never leaves a half file and never
-destroys an existing one. :func:`write_chunks` does the same for a stream of chunks
-(say, from :func:`iterate`), holding one chunk in memory at a time. The geometry
-of showers is not stored in the file: read showers of a non-default calorimeter
-with the same ``geometry=``.
+destroys an existing one; it writes ROOT only (names ending in ``.root``).
+:func:`write_chunks` does the same for a stream of chunks (say, from :func:`iterate`),
+holding one chunk in memory at a time. The geometry of showers is not stored in the
+file: read showers of a non-default calorimeter with the same ``geometry=``.
 
 Beyond one machine, ``read(..., dask=True)`` returns a dask-awkward array, read
-partition by partition with ``uproot.dask`` and converted to the same schema;
+partition by partition with ``uproot.dask`` and converted to the same events;
 :meth:`dctrgan.DCTR.weight` and :meth:`~dctrgan.DCTR.attach` on it stay lazy, and
 only the branches a computation needs are read. :func:`write` writes such an
 array to one file, or to one file per partition::

@@ -23,10 +23,11 @@ import numpy as np
 import uproot
 
 from dctrgan.data import Geometry, behavior
+from dctrgan.io._generic import Node, assemble
 from dctrgan.io._plan import Files, Plan, attach, friend_reader, guard, steps
 from dctrgan.io.branches import field_branches, field_values, from_branches
 
-__all__ = ("SchemaMapping", "read")
+__all__ = ("Generic", "SchemaMapping", "read")
 
 _BUFFER_KEY = "{form_key}-{attribute}"
 
@@ -203,13 +204,35 @@ class _MappingInfo:
 
 
 def _bytes_per_event(plan: Plan) -> float:
-    """Uncompressed bytes per event of the branches read, from the first file."""
+    """Uncompressed bytes per event of the branches read, from the first file (of an
+    RNTuple, from its first thousand entries)."""
     tree = plan.first_tree
     if tree is None:
         return 1.0
+    entries = max(plan.sources[0].entries, 1)
     with guard(plan.sources[0].where):
+        if plan.rntuple:
+            sample = min(entries, 1000)
+            read = tree.arrays(list(plan.fields), entry_start=0, entry_stop=sample)
+            return float(read.layout.nbytes) / max(sample, 1)
         total = sum(int(tree[b].uncompressed_bytes) for b in plan.columns)
-    return total / max(plan.sources[0].entries, 1)
+    return total / entries
+
+
+class Generic:
+    """The per-partition conversion of branch arrays into generic events (a callable that
+    dask-awkward also runs on typetracers, so that only the branches used are read)."""
+
+    def __init__(self, layout: Mapping[str, Node]) -> None:
+        self.layout = dict(layout)
+
+    def __call__(self, arrays: ak.Array) -> ak.Array:
+        columns = {name: arrays[name] for name in ak.fields(arrays)}
+        events = assemble(columns, self.layout, arrays.layout.length)
+        if "weight" in ak.fields(events):
+            weight = ak.values_astype(events["weight"], np.float32)
+            events = ak.Array(ak.with_field(events, weight, "weight"), behavior=behavior)
+        return events
 
 
 def read(plan: Plan, step_size: int | str, friend: Files | None, geometry: Geometry | None) -> Any:
@@ -225,6 +248,18 @@ def read(plan: Plan, step_size: int | str, friend: Files | None, geometry: Geome
         msg = f"{plan.where}: dask=True reads ROOT files; read HDF5 files eagerly or with iterate()"
         raise ValueError(msg)
     _require_dask()
+    if plan.kind != "events" and plan.rntuple:
+        msg = (
+            f"{plan.where}: dask=True reads showers and traces from TTrees only; read this "
+            "RNTuple eagerly or with iterate(), or as generic events (kind='events')"
+        )
+        raise ValueError(msg)
+    if plan.kind == "events" and friend is not None:
+        msg = (
+            f"{plan.where}: friend= with dask=True reads showers and traces; for generic events "
+            "read the friend's weights and ak.with_field them"
+        )
+        raise ValueError(msg)
     step = steps(step_size, _bytes_per_event(plan))
     files = []
     for source, lo, hi in plan.ranges():
@@ -234,6 +269,15 @@ def read(plan: Plan, step_size: int | str, friend: Files | None, geometry: Geome
     if friend is not None and len(set(keys)) != len(keys):
         msg = f"{plan.where}: friend= with dask=True needs each file once"
         raise ValueError(msg)
+    if plan.kind == "events":
+        from dask_awkward.lib.core import map_partitions
+
+        assert plan.layout is not None
+        wanted = frozenset(plan.fields)
+        # each partition opens its file: partitions sharing one open file race in uproot's
+        # lazy basket lookup under the threaded scheduler on some files (tests/data's NanoAOD)
+        array = uproot.dask(files, filter_name=wanted.__contains__, open_files=False)
+        return map_partitions(Generic(plan.layout), array, label="dctrgan-events")
     columns = frozenset(plan.columns)
     mapping = SchemaMapping(dataclasses.replace(plan, first_tree=None), friend, geometry)
     return uproot.dask(files, filter_name=columns.__contains__, form_mapping=mapping)

@@ -1,38 +1,59 @@
 """The reading machinery behind :mod:`dctrgan.io` (private).
 
-A *plan* opens every input file once, finds its tree and branches, checks them
-against the branch mapping and resolves the entry range over all files together;
-:func:`chunks` then reads the plan chunk by chunk and converts each chunk with
-:func:`~dctrgan.io.branches.from_branches` (ROOT) or :mod:`dctrgan.io._hdf5`. Every
-failure of uproot on a file is re-raised as an ``OSError`` naming it.
+A *plan* opens every input file once, finds its TTree or RNTuple and branches, checks
+them against the branch mapping (showers, traces) or the selection (generic events)
+and resolves the entry range over all files together; :func:`chunks` then reads the
+plan chunk by chunk and converts each chunk with
+:func:`~dctrgan.io.branches.from_branches` (showers, traces),
+:func:`~dctrgan.io._generic.assemble` (generic events) or :mod:`dctrgan.io._hdf5`.
+Every failure of uproot on a file is re-raised as an ``OSError`` naming it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
-import glob
-import os
+import logging
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, TypeAlias
 
 import awkward as ak
 import numpy as np
-import uproot
 
 from dctrgan.data import DEFAULT_GEOMETRY, KINDS, Geometry, Kind, behavior
 from dctrgan.io import _hdf5
-from dctrgan.io.branches import SCHEMA_FIELDS, BranchMap, from_branches, guess_kind, resolve
+from dctrgan.io._generic import Node, assemble, branch_view, finish, select, tree_layout
+from dctrgan.io._open import (
+    BranchInfo,
+    Files,
+    Source,
+    branch_infos,
+    describe,
+    entry_range,
+    expand,
+    find_tree,
+    guard,
+    open_root,
+    require,
+)
+from dctrgan.io.branches import (
+    DEFAULT_BRANCHES,
+    SCHEMA_FIELDS,
+    BranchMap,
+    from_branches,
+    guess_kind,
+    resolve,
+)
 
 __all__ = (
+    "Branches",
     "Files",
     "Plan",
     "Weights",
     "attach",
     "chunks",
+    "convert",
     "friend_reader",
     "guard",
     "make_plan",
@@ -40,15 +61,17 @@ __all__ = (
     "steps",
 )
 
-#: One file or a sequence of them: paths, ``"file.root:tree"`` strings, globs.
-Files: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+log = logging.getLogger(__name__)
+
+#: ``branches=``: a schema mapping (showers, traces) or branch names and globs (events).
+Branches: TypeAlias = "Mapping[str, Any] | Sequence[str] | None"
 #: Friend weights of global entries ``[start, stop)``.
 Weights: TypeAlias = Callable[[int, int], np.ndarray]
 
-_TREE_CLASSES = ("TTree", "TNtuple", "TNtupleD")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([kMGT]?i?B)\s*$", re.IGNORECASE)
 _UNITS = {"b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
 _UNITS |= {"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+_SHOWER_BRANCHES = tuple(b for k, b in DEFAULT_BRANCHES["showers"].items() if k != "weight")
 
 
 def parse_size(size: int | str) -> int | str:
@@ -74,31 +97,15 @@ def steps(step_size: int | str, bytes_per_event: float) -> int:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Source:
-    """One input file: its tree (empty for HDF5), its entries and its first global entry."""
-
-    path: str
-    tree: str
-    entries: int
-    offset: int
-
-    @property
-    def where(self) -> str:
-        return f"{self.path}:{self.tree}" if self.tree else self.path
-
-
-def describe(sources: Sequence[_Source]) -> str:
-    """``file:tree`` of one source, or the count and the first of several."""
-    if len(sources) == 1:
-        return sources[0].where
-    return f"{len(sources)} files ({sources[0].where}, ...)"
-
-
-@dataclasses.dataclass(frozen=True)
 class Plan:
-    """What to read: the files, the branches, and the global entry range ``[start, stop)``."""
+    """What to read: the files, the branches, and the global entry range ``[start, stop)``.
 
-    sources: tuple[_Source, ...]
+    ``columns`` are the branch names the conversion takes (for an RNTuple read with a
+    branch mapping, the TTree branches of its fields, see
+    :func:`~dctrgan.io._generic.branch_view`); ``fields`` what is asked of uproot.
+    """
+
+    sources: tuple[Source, ...]
     hdf5: bool
     kind: Kind
     mapping: BranchMap | None
@@ -107,6 +114,9 @@ class Plan:
     start: int
     stop: int
     first_tree: Any = dataclasses.field(default=None, compare=False, repr=False)
+    rntuple: bool = False
+    fields: tuple[str, ...] = ()
+    layout: Mapping[str, Node] | None = None
 
     @property
     def total(self) -> int:
@@ -117,7 +127,7 @@ class Plan:
     def where(self) -> str:
         return describe(self.sources)
 
-    def ranges(self) -> list[tuple[_Source, int, int]]:
+    def ranges(self) -> list[tuple[Source, int, int]]:
         """Local ``(source, start, stop)`` of the selection; one empty range if it is empty."""
         out = []
         for s in self.sources:
@@ -127,161 +137,130 @@ class Plan:
         return out or [(self.sources[0], 0, 0)]
 
 
-def _split_spec(item: str | os.PathLike[str]) -> tuple[str, str | None]:
-    """``"file.root:tree"`` -> ``("file.root", "tree")``; a ``Path`` is never split."""
-    if not isinstance(item, str):
-        return os.fspath(item), None
-    head, sep, tail = item.rpartition(":")
-    if not sep or not head or not tail or "/" in tail or "\\" in tail or Path(item).exists():
-        return item, None
-    if len(head) == 1 and head.isalpha():  # a Windows drive letter
-        return item, None
-    return head, tail
-
-
-def _expand(files: Files, tree: str | None) -> list[tuple[str, str | None]]:
-    """Paths (globs expanded, in order) and the tree named for each."""
-    items = [files] if isinstance(files, (str, os.PathLike)) else list(files)
-    if not items:
-        msg = "no input files given"
-        raise ValueError(msg)
-    out: list[tuple[str, str | None]] = []
-    for item in items:
-        path, name = _split_spec(item)
-        if tree is not None and name is not None and name != tree:
-            msg = f"{item!s}: names tree {name!r} but tree={tree!r} was given"
-            raise ValueError(msg)
-        name = name if name is not None else tree
-        if any(c in path for c in "*?[") and not Path(path).exists():
-            # glob.glob, not Path.glob: the pattern may be absolute and match folders too
-            matches = sorted(glob.glob(path, recursive=True))  # noqa: PTH207
-            if not matches:
-                msg = f"no files match the pattern {path!r}"
-                raise FileNotFoundError(msg)
-            out.extend((m, name) for m in matches)
-        else:
-            out.append((path, name))
-    return out
-
-
-@contextlib.contextmanager
-def guard(where: str) -> Iterator[None]:
-    """Re-raise what uproot raises on a broken file as an ``OSError`` naming it."""
-    try:
-        yield
-    except (MemoryError, FileNotFoundError):
-        raise
-    except Exception as err:
-        msg = (
-            f"{where}: cannot be read; the file may be truncated or corrupt ({type(err).__name__}: "
-            f"{err})"
-        )
-        raise OSError(msg) from err
-
-
-@contextlib.contextmanager
-def _open_root(path: str) -> Iterator[Any]:
-    if "://" not in path and not Path(path).exists():
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
-    with guard(path):
-        file = uproot.open(path)
-    try:
-        yield file
-    finally:
-        file.close()
-
-
-def _find_tree(file: Any, path: str, name: str | None) -> tuple[Any, str]:
-    """The TTree ``name`` of an open file (the only one if ``name`` is None)."""
-    with guard(path):
-        classes = file.classnames(cycle=False)
-    trees = [key for key, cls in classes.items() if cls in _TREE_CLASSES]
-    if name is None:
-        if len(trees) != 1:
-            found = f"{len(trees)} TTrees {trees}" if trees else "no TTree"
-            msg = f"{path}: {found}; name one with tree= or as 'file.root:tree'"
-            raise ValueError(msg)
-        name = trees[0]
-    base = name.split(";")[0]
-    if base not in trees:
-        other = f" (it is a {classes[base]})" if base in classes else ""
-        msg = f"{path}: no TTree {name!r}{other}; TTrees in the file: {trees}"
-        raise ValueError(msg)
-    with guard(f"{path}:{name}"):
-        return file[name], name
-
-
-def _branch_info(tree: Any, where: str) -> tuple[list[str], list[str], set[str]]:
-    """Branch names (sub-branches too), the top-level ones holding one number per
-    event, and the counters of jagged branches."""
-    with guard(where):
-        branches = list(tree.branches)
-        names = list(dict.fromkeys([*tree.keys(full_paths=False), *tree.keys()]))
-        counters = {b.count_branch.name for b in branches if b.count_branch is not None}
-        scalars = [
-            b.name
-            for b in branches
-            if not b.branches
-            and isinstance(b.interpretation, uproot.AsDtype)
-            and b.interpretation.inner_shape == ()
-            and b.interpretation.to_dtype.kind in "biuf"
-        ]
-    return names, scalars, counters
-
-
-def _require(
-    wanted: Sequence[str], names: Sequence[str], where: str, role: Mapping[str, str]
-) -> None:
-    """A ValueError naming the missing branches (and their keys) and the available ones."""
-    missing = [b for b in wanted if b not in names]
-    if missing:
-        shown = ", ".join(names[:40]) + (f", ... ({len(names)} in all)" if len(names) > 40 else "")
-        which = ", ".join(f"{b!r} ({role[b]})" if b in role else repr(b) for b in missing)
-        msg = f"{where}: no branch {which}; available branches: {shown or 'none'}"
-        raise ValueError(msg)
-
-
-def _entry_range(start: int | None, stop: int | None, total: int, where: str) -> tuple[int, int]:
-    """Python-style ``[start, stop)`` within ``total`` entries; empty is an error unless total
-    is 0."""
-    values: tuple[tuple[str, object], ...] = (("entry_start", start), ("entry_stop", stop))
-    for name, value in values:
-        if value is not None and not isinstance(value, (int, np.integer)):
-            msg = f"{name} must be an integer or None, got {value!r}"
-            raise TypeError(msg)
-    lo = 0 if start is None else int(start) + (total if start < 0 else 0)
-    hi = total if stop is None else int(stop) + (total if stop < 0 else 0)
-    lo, hi = min(max(lo, 0), total), min(max(hi, 0), total)
-    if total > 0 and lo >= hi:
-        msg = (
-            f"empty selection: entry_start={start}, entry_stop={stop} select no event "
-            f"of the {total} in {where}"
-        )
-        raise ValueError(msg)
-    return lo, hi
-
-
 def _hdf5_plan(
     specs: Sequence[tuple[str, str | None]],
     entry_start: int | None,
     entry_stop: int | None,
     geometry: Geometry | None,
 ) -> Plan:
-    sources: list[_Source] = []
+    sources: list[Source] = []
     offset = 0
     for path, _ in specs:
         n = _hdf5.entries(path, geometry)
-        sources.append(_Source(path, "", n, offset))
+        sources.append(Source(path, "", n, offset))
         offset += n
-    lo, hi = _entry_range(entry_start, entry_stop, offset, describe(sources))
+    lo, hi = entry_range(entry_start, entry_stop, offset, describe(sources))
     return Plan(tuple(sources), True, "showers", None, (), (), lo, hi)
+
+
+def _kind(kind: Kind | None, branches: Branches, names: Sequence[str]) -> Kind:
+    """The kind asked for, else the kind the branches (or the mapping) say."""
+    if isinstance(branches, str) or (
+        branches is not None and not isinstance(branches, Mapping | Sequence)
+    ):
+        msg = (
+            "branches= must be a mapping of schema keys to branches (showers, traces) or a "
+            f"list of branch names or patterns (events), got {branches!r}"
+        )
+        raise TypeError(msg)
+    listed = branches is not None and not isinstance(branches, Mapping)
+    if kind == "events" and isinstance(branches, Mapping):
+        msg = (
+            "branches= for kind='events' is a list of branch names or patterns "
+            "(a mapping of schema keys is for showers and traces)"
+        )
+        raise ValueError(msg)
+    if kind in ("showers", "traces") and listed:
+        msg = f"branches= for kind={kind!r} is a mapping of schema keys to branch names"
+        raise ValueError(msg)
+    if kind is not None:
+        return kind
+    if isinstance(branches, Mapping):
+        return guess_kind(branches, names)
+    if listed:
+        return "events"
+    if all(b in names for b in _SHOWER_BRANCHES):
+        return "showers"
+    return "traces" if DEFAULT_BRANCHES["traces"]["signal"] in names else "events"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Setup:
+    """What the first file decides: kind, mapping, branches, layout."""
+
+    kind: Kind
+    mapping: BranchMap | None
+    columns: tuple[str, ...]
+    extra: tuple[str, ...]
+    fields: tuple[str, ...]
+    layout: Mapping[str, Node] | None
+
+
+def _generic_setup(
+    infos: Sequence[BranchInfo], branches: Branches, where: str, rntuple: bool
+) -> _Setup:
+    if branches is not None:
+        chosen = select(list(branches), infos, where, "field" if rntuple else "branch")
+    else:
+        chosen = [i.name for i in infos if i.numeric]
+        skipped = [i.name for i in infos if not i.numeric]
+        if skipped:
+            log.warning(
+                "%s: skipped %d non-numeric branch(es): %s", where, len(skipped), ", ".join(skipped)
+            )
+    counted = {i.counter for i in infos if i.name in chosen and i.counter is not None}
+    columns = tuple(c for c in chosen if c not in counted)
+    if not columns:
+        msg = f"{where}: no numeric branch to read"
+        raise ValueError(msg)
+    layout = {c: c for c in columns} if rntuple else tree_layout(infos, columns)
+    return _Setup("events", None, columns, (), columns, layout)
+
+
+def _setup(
+    kind: Kind,
+    branches: Branches,
+    infos: Sequence[BranchInfo],
+    names: Sequence[str],
+    owners: Mapping[str, str],
+    where: str,
+    rntuple: bool,
+) -> _Setup:
+    if kind == "events":
+        return _generic_setup(infos, branches, where, rntuple)
+    mapping = resolve(kind, branches if isinstance(branches, Mapping) else None)
+    columns = tuple(mapping.fields.values())
+    if mapping.weight_required or mapping.weight in names:
+        columns += (mapping.weight,)
+    counters = {i.counter for i in infos if i.counter is not None}
+    skip = {*mapping.fields.values(), mapping.weight, *counters, *SCHEMA_FIELDS[mapping.kind]}
+    extra = tuple(i.name for i in infos if i.flat and i.name not in skip)
+    columns += extra
+    role = {b: k for k, b in mapping.fields.items()} | {mapping.weight: "weight"}
+    require(columns, names, where, role)
+    fields = tuple(dict.fromkeys(owners[c] for c in columns)) if rntuple else columns
+    return _Setup(mapping.kind, mapping, columns, extra, fields, None)
+
+
+def _names(
+    tree: Any, infos: Sequence[BranchInfo], where: str, rntuple: bool
+) -> tuple[list[str], dict[str, str]]:
+    """The branch names of a tree (sub-branches too); of an RNTuple, its fields and the
+    TTree branches they correspond to (with the field each comes from)."""
+    with guard(where):
+        if rntuple:
+            view, owners = branch_view(tree.arrays(entry_start=0, entry_stop=0))
+            owners |= {i.name: i.name for i in infos}
+            return list(dict.fromkeys([*view, *owners])), owners
+        names = list(dict.fromkeys([*tree.keys(full_paths=False), *tree.keys()]))
+    return names, {}
 
 
 def make_plan(
     files: Files,
     kind: Kind | None,
     tree: str | None,
-    branches: Mapping[str, str] | None,
+    branches: Branches,
     entry_start: int | None,
     entry_stop: int | None,
     geometry: Geometry | None,
@@ -290,75 +269,92 @@ def make_plan(
 ) -> Plan:
     """Open every file once for its entries and branches, and check what will be read.
 
-    The branches read are those of the mapping, the weight (if the first file has
-    it) and every other branch with one number per event (the extra fields).
-    With ``keep``, the first file stays open (until ``keep`` closes) for the reading.
-    ``hdf5`` forces the format; by default it follows the file suffixes.
+    Showers and traces: the branches of the mapping, the weight (if the first file has
+    it) and every other branch with one number per event (the extra fields). Generic
+    events: the numeric branches (those ``branches`` selects). With ``keep``, the first
+    file stays open (until ``keep`` closes) for the reading. ``hdf5`` forces the
+    format; by default it follows the file suffixes.
     """
     if kind is not None and kind not in KINDS:
         msg = f"kind must be one of {KINDS} or None, got {kind!r}"
         raise ValueError(msg)
-    specs = _expand(files, tree)
+    specs = expand(files, tree)
     formats = {p.lower().endswith(_hdf5.SUFFIXES) for p, _ in specs} if hdf5 is None else {hdf5}
     if len(formats) > 1:
         msg = f"cannot read HDF5 and ROOT files together: {[p for p, _ in specs]}"
         raise ValueError(msg)
     if formats == {True}:
-        if branches is not None or kind == "traces" or any(t is not None for _, t in specs):
+        if (
+            branches is not None
+            or kind in ("traces", "events")
+            or any(t is not None for _, t in specs)
+        ):
             msg = (
                 f"{specs[0][0]}: HDF5 files hold showers in a fixed layout; "
-                "tree=, branches= and kind='traces' do not apply"
+                "tree=, branches= and kind='traces' or 'events' do not apply"
             )
             raise ValueError(msg)
         return _hdf5_plan(specs, entry_start, entry_stop, geometry)
 
-    sources: list[_Source] = []
-    mapping: BranchMap | None = None
-    columns: tuple[str, ...] = ()
-    extra: tuple[str, ...] = ()
+    sources: list[Source] = []
+    setup: _Setup | None = None
     first_tree = None
     for path, asked in specs:
         with contextlib.ExitStack() as stack:
-            file = stack.enter_context(_open_root(path))
-            ttree, name = _find_tree(file, path, asked)
+            file = stack.enter_context(open_root(path))
+            ttree, name, rntuple = find_tree(file, path, asked)
             where = f"{path}:{name}"
             with guard(where):
                 entries = int(ttree.num_entries)
-            names, scalars, counters = _branch_info(ttree, where)
+            infos = branch_infos(ttree, where, rntuple)
+            names, owners = _names(ttree, infos, where, rntuple)
             if keep is not None and not sources:
                 keep.enter_context(stack.pop_all())
                 first_tree = ttree
-        if mapping is None:
-            mapping = resolve(kind if kind is not None else guess_kind(branches, names), branches)
-            columns = tuple(mapping.fields.values())
-            if mapping.weight_required or mapping.weight in names:
-                columns += (mapping.weight,)
-            skip = {
-                *mapping.fields.values(),
-                mapping.weight,
-                *counters,
-                *SCHEMA_FIELDS[mapping.kind],
-            }
-            extra = tuple(b for b in scalars if b not in skip)
-            columns += extra
-        role = {b: k for k, b in mapping.fields.items()} | {mapping.weight: "weight"}
-        _require(columns, names, where, role)
-        if mapping.weight in names and mapping.weight not in columns:
+        if setup is None:
+            found = _kind(kind, branches, names)
+            setup = _setup(found, branches, infos, names, owners, where, rntuple)
+            first_rntuple = rntuple
+        elif rntuple != first_rntuple:
+            msg = (
+                f"{where} is {'an RNTuple' if rntuple else 'a TTree'} but {describe(sources[:1])} "
+                "is not: read TTrees and RNTuples separately"
+            )
+            raise ValueError(msg)
+        mapping = setup.mapping
+        role = {} if mapping is None else {b: k for k, b in mapping.fields.items()}
+        if mapping is not None:
+            role[mapping.weight] = "weight"
+        require(setup.columns, names, where, role)
+        if mapping is not None and mapping.weight in names and mapping.weight not in setup.columns:
             msg = (
                 f"{where} has a {mapping.weight!r} branch but {describe(sources[:1])} has none: "
                 "read weighted and unweighted files separately"
             )
             raise ValueError(msg)
-        sources.append(_Source(path, name, entries, sum(s.entries for s in sources)))
-    assert mapping is not None
-    lo, hi = _entry_range(
+        sources.append(Source(path, name, entries, sum(s.entries for s in sources), rntuple))
+    assert setup is not None
+    lo, hi = entry_range(
         entry_start, entry_stop, sum(s.entries for s in sources), describe(sources)
     )
-    return Plan(tuple(sources), False, mapping.kind, mapping, columns, extra, lo, hi, first_tree)
+    return Plan(
+        tuple(sources),
+        False,
+        setup.kind,
+        setup.mapping,
+        setup.columns,
+        setup.extra,
+        lo,
+        hi,
+        first_tree,
+        rntuple=sources[0].rntuple,
+        fields=setup.fields,
+        layout=setup.layout,
+    )
 
 
 def _root_chunks(
-    source: _Source,
+    source: Source,
     lo: int,
     hi: int,
     columns: Sequence[str],
@@ -367,12 +363,13 @@ def _root_chunks(
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """``(global start, branch arrays)`` of entries ``[lo, hi)`` of one tree, in chunks.
 
-    ``ttree`` is the tree if it is open already; ``step_size=None`` reads all at once.
+    ``ttree`` is the tree (or RNTuple) if it is open already; ``step_size=None`` reads
+    all at once.
     """
     where = source.where
     with contextlib.ExitStack() as stack:
         if ttree is None:
-            file = stack.enter_context(_open_root(source.path))
+            file = stack.enter_context(open_root(source.path))
             with guard(where):
                 ttree = file[source.tree]
         if step_size is None:
@@ -381,9 +378,10 @@ def _root_chunks(
             yield source.offset + lo, arrays
             return
         step = parse_size(step_size)
-        parts = ttree.iterate(
-            list(columns), entry_start=lo, entry_stop=hi, step_size=step, how=dict, report=True
-        )
+        with guard(where):
+            parts = ttree.iterate(
+                list(columns), entry_start=lo, entry_stop=hi, step_size=step, how=dict, report=True
+            )
         while True:
             with guard(where):
                 try:
@@ -393,9 +391,24 @@ def _root_chunks(
             yield source.offset + int(report.tree_entry_start), arrays
 
 
+def convert(
+    plan: Plan, arrays: Mapping[str, Any], geometry: Geometry | None, where: str
+) -> ak.Array:
+    """Events of one chunk of branch arrays (as uproot reads the plan's ``fields``)."""
+    if plan.kind == "events":
+        assert plan.layout is not None
+        return finish(assemble(arrays, plan.layout), where)
+    assert plan.mapping is not None
+    if plan.rntuple:
+        arrays = branch_view(ak.zip(dict(arrays), depth_limit=1))[0]
+    return from_branches(
+        arrays, plan.kind, plan.mapping, extra=plan.extra, geometry=geometry, where=where
+    )
+
+
 def _source_chunks(
     plan: Plan,
-    source: _Source,
+    source: Source,
     lo: int,
     hi: int,
     step_size: int | str | None,
@@ -408,13 +421,9 @@ def _source_chunks(
         for start, events in _hdf5.chunks(source.path, lo, hi, step, geometry):
             yield source.offset + start, events
         return
-    assert plan.mapping is not None
     ttree = plan.first_tree if source is plan.sources[0] else None
-    for start, arrays in _root_chunks(source, lo, hi, plan.columns, step_size, ttree):
-        events = from_branches(
-            arrays, plan.kind, plan.mapping, extra=plan.extra, geometry=geometry, where=source.where
-        )
-        yield start, events
+    for start, arrays in _root_chunks(source, lo, hi, plan.fields, step_size, ttree):
+        yield start, convert(plan, arrays, geometry, source.where)
 
 
 def chunks(
@@ -448,16 +457,16 @@ def friend_reader(friend: Files, plan: Plan, stack: contextlib.ExitStack) -> Wei
 
     The friend files stay open in ``stack``.
     """
-    sources: list[_Source] = []
-    for path, asked in _expand(friend, None):
-        with _open_root(path) as file:
-            ttree, name = _find_tree(file, path, asked)
+    sources: list[Source] = []
+    for path, asked in expand(friend, None):
+        with open_root(path) as file:
+            ttree, name, rntuple = find_tree(file, path, asked)
             where = f"{path}:{name}"
             with guard(where):
                 entries = int(ttree.num_entries)
-            names, _, _ = _branch_info(ttree, where)
-        _require(["weight"], names, where, {"weight": "friend weight"})
-        sources.append(_Source(path, name, entries, sum(s.entries for s in sources)))
+            names = [i.name for i in branch_infos(ttree, where, rntuple)]
+        require(["weight"], names, where, {"weight": "friend weight"})
+        sources.append(Source(path, name, entries, sum(s.entries for s in sources), rntuple))
     total = sum(s.entries for s in sources)
     if total != plan.total:
         msg = (
@@ -474,13 +483,15 @@ def friend_reader(friend: Files, plan: Plan, stack: contextlib.ExitStack) -> Wei
             if lo >= hi:
                 continue
             if s.where not in branches:
-                file = stack.enter_context(_open_root(s.path))
+                file = stack.enter_context(open_root(s.path))
                 with guard(s.where):
-                    branches[s.where] = file[s.tree]["weight"]
+                    branches[s.where] = file[s.tree]
             with guard(s.where):
-                values = np.asarray(
-                    branches[s.where].array(entry_start=lo, entry_stop=hi, library="np")
-                )
+                read = branches[s.where].arrays(["weight"], entry_start=lo, entry_stop=hi, how=dict)
+            try:
+                values = np.asarray(ak.to_numpy(read["weight"], allow_missing=False))
+            except (TypeError, ValueError):
+                values = np.zeros((0, 0))
             if values.ndim != 1 or values.dtype.kind not in "iuf" or not np.isfinite(values).all():
                 msg = f"{s.where}: branch 'weight' must hold one finite number per event"
                 raise ValueError(msg)

@@ -1,6 +1,8 @@
-"""Reading events from ROOT TTrees (uproot) and HDF5 files: :func:`read` and :func:`iterate`.
+"""Reading events from ROOT TTrees and RNTuples (uproot) and HDF5 files: :func:`read` and
+:func:`iterate`.
 
-The layouts, ``branches=`` and friend trees are described in :mod:`dctrgan.io`.
+The layouts, ``branches=``, hit tables (``group_by=``) and friend trees are described in
+:mod:`dctrgan.io`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import awkward as ak
 
 from dctrgan.data import Geometry, Kind, behavior
 from dctrgan.io import _dask
-from dctrgan.io._plan import Files, Plan, chunks, friend_reader, make_plan, parse_size
+from dctrgan.io._hittable import HitMap, group, hit_map, stream, to_showers
+from dctrgan.io._plan import Branches, Files, Plan, chunks, friend_reader, make_plan, parse_size
 
 __all__ = ("Files", "iterate", "read", "read_hdf5")
 
@@ -27,7 +30,8 @@ def read(
     kind: Kind | None = ...,
     *,
     tree: str | None = ...,
-    branches: Mapping[str, str] | None = ...,
+    branches: Branches = ...,
+    group_by: str | None = ...,
     entry_start: int | None = ...,
     entry_stop: int | None = ...,
     friend: Files | None = ...,
@@ -43,7 +47,8 @@ def read(
     kind: Kind | None = ...,
     *,
     tree: str | None = ...,
-    branches: Mapping[str, str] | None = ...,
+    branches: Branches = ...,
+    group_by: str | None = ...,
     entry_start: int | None = ...,
     entry_stop: int | None = ...,
     friend: Files | None = ...,
@@ -58,7 +63,8 @@ def read(
     kind: Kind | None = None,
     *,
     tree: str | None = None,
-    branches: Mapping[str, str] | None = None,
+    branches: Branches = None,
+    group_by: str | None = None,
     entry_start: int | None = None,
     entry_stop: int | None = None,
     friend: Files | None = None,
@@ -70,12 +76,21 @@ def read(
 
     Args:
         files: a path, ``"file.root:tree"``, a glob, or a sequence of them; read in
-            order as one sample.
-        kind: ``"showers"`` or ``"traces"``; by default traces if the tree has the
-            ``signal`` branch (or ``branches=`` names trace keys), else showers.
-        tree: name of the TTree; may be omitted when each file holds exactly one.
-        branches: schema key -> branch name for other layouts (see :mod:`dctrgan.io`).
+            order as one sample. ``tree`` may name a TTree or an RNTuple.
+        kind: ``"showers"``, ``"traces"`` or ``"events"`` (generic events). By default
+            showers if the tree has the shower branches ``incident_energy``, ``hits_*``
+            (or ``branches=`` is a mapping of shower keys), traces if it has ``signal``
+            (or the mapping names trace keys), else generic events.
+        tree: name of the TTree or RNTuple; may be omitted when each file holds exactly one.
+        branches: for showers and traces, schema key -> branch name for other layouts;
+            for generic events, the branch names or glob patterns to read (``["Jet_*",
+            "MET_pt"]``; default: every numeric branch). See :mod:`dctrgan.io`.
+        group_by: a hit table (one row per hit): the branch that numbers the events
+            (``"Event"``); rows are grouped into one record per event, in order of first
+            appearance, with every other branch a list over the event's rows. With
+            ``kind="showers"`` and a ``branches=`` mapping the events become showers.
         entry_start: first entry (of all files together; negative counts from the end).
+            With ``group_by``, the first row.
         entry_stop: one past the last entry.
         friend: a file (or files) with a friend tree holding a ``weight`` branch, one
             entry per event of ``files``; its weight multiplies the events' own.
@@ -86,25 +101,44 @@ def read(
             size of one (``"100 MB"``); a partition never spans two files.
 
     Returns:
-        Validated events in the package schema (plus a ``weight`` field if the tree
-        has a ``weight`` branch, and any other branch with one number per event).
-        With ``dask=True`` a dask-awkward array of the same type and behavior: the
-        files are checked now, each partition is read and converted when computed,
-        and only the branches a computation needs are read (``incident_energy``
-        alone reads one branch; any hit field reads the hit branches).
+        Validated events: showers or traces in the package schema (plus a ``weight``
+        field if the tree has a ``weight`` branch, and any other branch with one number
+        per event), or generic events (a ``weight`` field as float32). With
+        ``dask=True`` a dask-awkward array of the same type and behavior: the files are
+        checked now, each partition is read and converted when computed, and only the
+        branches a computation needs are read (``incident_energy`` alone reads one
+        branch; any hit field reads the hit branches; ``events.Jet.pt`` reads
+        ``Jet_pt`` and the first branch of the collection).
 
     Raises:
         FileNotFoundError: for a missing file or a glob that matches nothing.
         OSError: for a file that is truncated, corrupt or not ROOT.
         ValueError: naming the file, tree and branch, for a missing tree or branch,
-            a wrong shape, non-finite values, or an empty entry range (with
-            ``dask=True``, bad values raise when their partition is computed).
+            a wrong shape, non-finite values, a non-numeric branch asked for, or an
+            empty entry range (with ``dask=True``, bad values raise when their
+            partition is computed).
 
     Example:
         >>> showers = dctrgan.read("showers.root:events")  # doctest: +SKIP
+        >>> nano = dctrgan.read("nano.root:Events", branches=["Jet_*", "MET_pt"])  # doctest: +SKIP
+        >>> hits = dctrgan.read("g4.root:HitStrips", group_by="Event")  # doctest: +SKIP
         >>> lazy = dctrgan.read("showers_*.root:events", dask=True)  # doctest: +SKIP
         >>> weights = dctr.weight(lazy).compute()  # doctest: +SKIP
     """
+    if group_by is not None:
+        if dask or friend is not None:
+            msg = "group_by= does not apply with dask=True or friend=: read the hit table eagerly"
+            raise ValueError(msg)
+        with contextlib.ExitStack() as stack:
+            plan, hits = _table_plan(
+                files, kind, tree, branches, group_by, entry_start, entry_stop, stack
+            )
+            rows = _concatenate(list(chunks(plan, None, geometry, None, skip_empty=False)))
+        events = group(rows, group_by, plan.where)
+        if hits is not None:
+            events = to_showers(events, hits, group_by, geometry, plan.where)
+        log.debug("read %d events of %d rows from %s", len(events), len(rows), plan.where)
+        return events
     if dask:
         parse_size(step_size)
         with contextlib.ExitStack() as stack:
@@ -120,6 +154,45 @@ def read(
         events = _concatenate(list(chunks(plan, None, geometry, weights, skip_empty=False)))
     log.debug("read %d %s from %s", len(events), plan.kind, plan.where)
     return events
+
+
+def _table_plan(
+    files: Files,
+    kind: Kind | None,
+    tree: str | None,
+    branches: Branches,
+    group_by: str,
+    entry_start: int | None,
+    entry_stop: int | None,
+    keep: contextlib.ExitStack | None = None,
+) -> tuple[Plan, HitMap | None]:
+    """The plan of the rows of a hit table, and its mapping to showers (if showers)."""
+    name: object = group_by
+    if not isinstance(name, str) or not name:
+        msg = f"group_by must be a branch name, got {group_by!r}"
+        raise TypeError(msg)
+    if kind == "traces":
+        msg = "group_by= groups hit tables into generic events or showers, not traces"
+        raise ValueError(msg)
+    hits = None
+    columns: list[str] | None = None
+    if kind == "showers" or isinstance(branches, Mapping):
+        if kind == "events" or not isinstance(branches, Mapping):
+            msg = (
+                "group_by= with kind='showers' needs branches=, a mapping of layer, ix, iy, "
+                "energy and incident_energy to branches or numbers"
+            )
+            raise ValueError(msg)
+        hits = hit_map(branches, group_by)
+        columns = [group_by, *hits.columns]
+    elif branches is not None:
+        columns = [group_by, *branches]
+    plan = make_plan(files, "events", tree, columns, entry_start, entry_stop, None, keep=keep)
+    if group_by not in plan.columns:
+        shown = ", ".join(plan.columns[:40])
+        msg = f"{plan.where}: no flat branch {group_by!r} to group by; branches: {shown}"
+        raise ValueError(msg)
+    return plan, hits
 
 
 def _concatenate(parts: list[ak.Array]) -> ak.Array:
@@ -158,7 +231,8 @@ def iterate(
     *,
     step_size: int | str = "100 MB",
     tree: str | None = None,
-    branches: Mapping[str, str] | None = None,
+    branches: Branches = None,
+    group_by: str | None = None,
     entry_start: int | None = None,
     entry_stop: int | None = None,
     friend: Files | None = None,
@@ -170,17 +244,37 @@ def iterate(
 
     Args:
         step_size: events per chunk, or a memory size per chunk such as ``"100 MB"``
-            (of uncompressed branch data). A chunk never spans two files.
+            (of uncompressed branch data). A chunk never spans two files. With
+            ``group_by``, rows per chunk: the event of a chunk's last row is carried
+            into the next chunk, so no event is split.
 
     Yields:
         Validated events, in file order; one empty chunk (typed) if the selection is empty.
+
+    Raises:
+        ValueError: as :func:`read`; with ``group_by``, when the rows of an event are
+            not contiguous across chunks (:func:`read` groups rows in any order).
     """
-    plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry)
     parse_size(step_size)
+    if group_by is not None:
+        if friend is not None:
+            msg = "group_by= does not apply with friend=: the friend's entries are rows"
+            raise ValueError(msg)
+        plan, hits = _table_plan(files, kind, tree, branches, group_by, entry_start, entry_stop)
+        return _iterate_table(plan, step_size, group_by, hits, geometry)
+    plan = make_plan(files, kind, tree, branches, entry_start, entry_stop, geometry)
     if friend is not None:  # check the friend now, read it while iterating
         with contextlib.ExitStack() as stack:
             friend_reader(friend, plan, stack)
     return _iterate(plan, step_size, geometry, friend)
+
+
+def _iterate_table(
+    plan: Plan, step_size: int | str, by: str, hits: HitMap | None, geometry: Geometry | None
+) -> Iterator[ak.Array]:
+    rows = _iterate(plan, step_size, None, None)
+    for events in stream(rows, by, plan.where):
+        yield events if hits is None else to_showers(events, hits, by, geometry, plan.where)
 
 
 def _iterate(

@@ -1,11 +1,12 @@
-"""Writing events as ROOT TTrees (uproot), atomically: :func:`write`, :func:`write_chunks`,
-:func:`write_weights`, and the writer of dask-awkward arrays.
+"""Writing events as ROOT TTrees or RNTuples (uproot), atomically: :func:`write`,
+:func:`write_chunks`, :func:`write_weights`, and the writer of dask-awkward arrays.
 
-The layout is described in :mod:`dctrgan.io`.
+The layouts are described in :mod:`dctrgan.io`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping
@@ -16,7 +17,8 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from dctrgan.data import SIGNAL_SHAPE, Kind, detect_kind, is_dask, validate
+from dctrgan.data import SIGNAL_SHAPE, Kind, coerce, detect_kind, is_dask, validate
+from dctrgan.io._generic import Column, tree_columns, tree_data
 from dctrgan.io._plan import steps
 from dctrgan.io.branches import SCHEMA_FIELDS
 from dctrgan.io.files import atomic, check_destination
@@ -88,8 +90,8 @@ def _numpy(array: ak.Array, dtype: np.dtype[Any] | type) -> np.ndarray:
     return np.asarray(ak.to_numpy(array, allow_missing=False), dtype=dtype)
 
 
-def _branch_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
-    """Arrays for ``extend`` of one chunk of events; no copy where dtypes already match."""
+def _schema_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
+    """Arrays for ``extend`` of one chunk of showers or traces; no copy where dtypes match."""
     out: dict[str, Any] = {}
     for name, dtype in types.items():
         if name == "hits":
@@ -111,12 +113,53 @@ def _branch_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class _Layout:
+    """How one kind of events is written: TTree branch types, or the RNTuple's fields."""
+
+    kind: Kind
+    types: dict[str, Any]
+    columns: tuple[Column, ...]
+    rntuple: bool
+
+    def signature(self, events: ak.Array) -> str:
+        """What must match between chunks: the fields, and for generic events their types."""
+        if self.kind != "events":
+            return f"{self.kind} with fields {ak.fields(events)}"
+        text = " ".join(str(ak.type(events).content).split())
+        return f"events of type {text if len(text) <= 200 else text[:197] + '...'}"
+
+
+def _branch_data(chunk: ak.Array, layout: _Layout) -> Any:
+    """What ``extend`` takes for one chunk: branch arrays (TTree) or the events (RNTuple)."""
+    if layout.rntuple:
+        events = coerce(chunk, layout.kind)
+        return ak.to_packed(ak.without_parameters(events))
+    if layout.kind == "events":
+        return tree_data(chunk, layout.columns)
+    return _schema_data(chunk, layout.types)
+
+
+def _check_suffix(path: str | os.PathLike[str]) -> None:
+    name = os.fspath(path)
+    suffix = Path(name).suffix.lower()
+    if suffix == ".root":
+        return
+    if suffix in (".h5", ".hdf5"):
+        msg = f"{name}: writing HDF5 is not supported yet by write(); ROOT files end in '.root'"
+    else:
+        msg = f"{name}: write() writes ROOT files, whose names end in '.root'"
+    raise ValueError(msg)
+
+
 def check_target(path: str | os.PathLike[str], tree: str, overwrite: bool) -> Path:
-    """Fail early for a bad tree name, or an existing ``path`` without ``overwrite``."""
+    """Fail early for a bad tree name, a name not ending in ``.root``, or an existing
+    ``path`` without ``overwrite``."""
     name: object = tree
     if not isinstance(name, str) or name == "" or "/" in name or ";" in name:
         msg = f"tree must be a non-empty name without '/' or ';', got {tree!r}"
         raise ValueError(msg)
+    _check_suffix(path)
     return check_destination(path, overwrite)
 
 
@@ -124,29 +167,43 @@ def _write_tree(
     path: str | os.PathLike[str],
     tree: str,
     types: Mapping[str, Any],
-    chunks: Iterator[dict[str, Any]],
+    chunks: Iterator[Any],
     overwrite: bool,
+    rntuple: bool = False,
 ) -> Path:
+    """Write a TTree of ``types`` (or, with ``rntuple``, an RNTuple of the first chunk's
+    type), one chunk after the other, atomically."""
     check_target(path, tree, overwrite)
     with atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
-        ttree = file.mktree(tree, dict(types))
-        for data in chunks:
-            ttree.extend(data)
+        if rntuple:
+            first = next(chunks)
+            ntuple = file.mkrntuple(tree, first)
+            for data in chunks:
+                ntuple.extend(data)
+        else:
+            ttree = file.mktree(tree, dict(types))
+            for data in chunks:
+                ttree.extend(data)
     return Path(path)
 
 
-def _prepare(events: Any, what: str) -> tuple[ak.Array, Kind, dict[str, Any]]:
-    """Checked events (an index applied once), their kind and their branch types."""
+def _prepare(events: Any, what: str, kind: Kind | None, rntuple: bool) -> tuple[ak.Array, _Layout]:
+    """Checked events (an index applied once) and how they are written."""
     if not isinstance(events, ak.Array):
         msg = f"{what} must be an awkward Array, got {type(events).__name__}"
         raise TypeError(msg)
     layout = events.layout
     if layout.is_indexed and not layout.is_option:  # filtered events: apply the index once
         events = ak.Array(layout.project(), behavior=events.behavior)
-    kind = detect_kind(events)
+    if kind is None:
+        kind = detect_kind(events, generic=True)
     validate(events, kind, strict=False)
+    if kind == "events":
+        columns = tuple(tree_columns(events)) if not rntuple else ()
+        return events, _Layout(kind, {c.branch: c.type for c in columns}, columns, rntuple)
     extra = _extra_fields(events, kind)
-    return events, kind, _branch_types(kind, "weight" in ak.fields(events), extra)
+    types = _branch_types(kind, "weight" in ak.fields(events), extra)
+    return events, _Layout(kind, types, (), rntuple)
 
 
 def write(
@@ -156,8 +213,11 @@ def write(
     *,
     overwrite: bool = False,
     step_size: int | str = "100 MB",
+    rntuple: bool = False,
+    kind: Kind | None = None,
 ) -> Path | list[Path]:
-    """Write events as a ROOT TTree, atomically (see :mod:`dctrgan.io` for the layout).
+    """Write events as a ROOT TTree (or RNTuple), atomically (see :mod:`dctrgan.io` for the
+    layouts).
 
     A dask-awkward array (say, from ``read(..., dask=True)``) is written in one of
     two ways, chosen by ``path``:
@@ -173,13 +233,21 @@ def write(
       appears at ``path`` unless every partition is written.
 
     Args:
-        path: the ROOT file to create, or a pattern with ``{i}`` for a dask array.
+        path: the ROOT file to create (its name ends in ``.root``), or a pattern with
+            ``{i}`` for a dask array.
         events: showers or traces in the package schema (any integer / float dtypes;
             written as int32 / float32), with an optional ``weight`` and any other
-            fields holding one number per event; or a dask-awkward array of them.
-        tree: name of the TTree.
+            fields holding one number per event; generic events (records of numeric
+            fields, flat, fixed-size, jagged, collections ``var * {...}`` and nested
+            records, written with their dtypes, ``weight`` as float32); or a
+            dask-awkward array of them.
+        tree: name of the TTree or RNTuple.
         overwrite: replace an existing file (only once the new one is complete).
         step_size: events per basket, or the uncompressed size of one chunk (``"100 MB"``).
+        rntuple: write an RNTuple (``mkrntuple``) instead of a TTree: the events'
+            own record structure, any nesting of numbers, lists and records.
+        kind: ``"showers"``, ``"traces"`` or ``"events"``; by default showers if the
+            events have a ``hits`` field, traces if ``signal``, else generic events.
 
     Returns:
         ``path``; for a pattern, the list of files written, in partition order.
@@ -188,20 +256,24 @@ def write(
         FileExistsError: if ``path`` (or one of the pattern's files) exists and
             ``overwrite`` is False; checked before anything is computed.
         TypeError: if ``events`` is not an awkward (or dask-awkward) Array.
-        ValueError: naming the field that does not fit the schema or cannot be written.
+        ValueError: for a name not ending in ``.root``, or naming the field that does
+            not fit the schema or cannot be written (generic events in a TTree:
+            numbers, fixed-size arrays, ``var * number``, ``var * {numbers}`` and
+            records of them).
     """
     if is_dask(events):
-        return _write_dask(path, events, tree, overwrite, step_size)
-    events, kind, types = _prepare(events, "events")
+        return _write_dask(path, events, tree, overwrite, step_size, rntuple, kind)
+    check_target(path, tree, overwrite)
+    events, layout = _prepare(events, "events", kind, rntuple)
     n = len(events)
     step = steps(step_size, events.layout.nbytes / max(n, 1))
 
-    def chunks() -> Iterator[dict[str, Any]]:
-        for start in range(0, n, step):
-            yield _branch_data(events[start : start + step], types)
+    def chunks() -> Iterator[Any]:
+        for start in range(0, max(n, 1) if rntuple else n, step):
+            yield _branch_data(events[start : start + step], layout)
 
-    _write_tree(path, tree, types, chunks(), overwrite)
-    log.debug("wrote %d %s to %s:%s", n, kind, path, tree)
+    _write_tree(path, tree, layout.types, chunks(), overwrite, rntuple)
+    log.debug("wrote %d %s to %s:%s", n, layout.kind, path, tree)
     return Path(path)
 
 
@@ -211,8 +283,11 @@ def write_chunks(
     tree: str = "events",
     *,
     overwrite: bool = False,
+    rntuple: bool = False,
+    kind: Kind | None = None,
 ) -> Path:
-    """Write a stream of event chunks as one ROOT TTree, atomically, one chunk in memory at a time.
+    """Write a stream of event chunks as one ROOT TTree (or RNTuple), atomically, one chunk
+    in memory at a time.
 
     The events of a file larger than memory, read with :func:`iterate`, changed
     chunk by chunk and written back::
@@ -229,8 +304,10 @@ def write_chunks(
         path: the ROOT file to create.
         chunks: awkward events, all of one kind with the same fields (the first
             chunk, which may be empty, sets the branches).
-        tree: name of the TTree.
+        tree: name of the TTree or RNTuple.
         overwrite: replace an existing file (only once the new one is complete).
+        rntuple: write an RNTuple instead of a TTree (see :func:`write`).
+        kind: the kind of events (see :func:`write`); by default from the first chunk.
 
     Returns:
         ``path``.
@@ -239,8 +316,8 @@ def write_chunks(
         FileExistsError: if ``path`` exists and ``overwrite`` is False (checked
             before the first chunk is asked for).
         TypeError: for a chunk that is not an awkward Array.
-        ValueError: for no chunk at all, or a chunk whose kind or fields differ
-            from the first one's (naming the chunk).
+        ValueError: for no chunk at all, or a chunk whose kind or fields (for generic
+            events, types) differ from the first one's (naming the chunk).
     """
     target = check_target(path, tree, overwrite)
     stream = iter(chunks)
@@ -251,28 +328,26 @@ def write_chunks(
             "empty events array)"
         )
         raise ValueError(msg)
-    first, kind, types = _prepare(first, "chunk 0")
-    fields = ak.fields(first)
+    first, layout = _prepare(first, "chunk 0", kind, rntuple)
+    expected = layout.signature(first)
     n = len(first)
 
-    def branch_data() -> Iterator[dict[str, Any]]:
+    def branch_data() -> Iterator[Any]:
         nonlocal n
-        if len(first):
-            yield _branch_data(first, types)
+        if len(first) or rntuple:
+            yield _branch_data(first, layout)
         for i, chunk in enumerate(stream, start=1):
-            events, chunk_kind, _ = _prepare(chunk, f"chunk {i}")
-            if chunk_kind != kind or ak.fields(events) != fields:
-                msg = (
-                    f"chunk {i}: {chunk_kind} with fields {ak.fields(events)} differ from chunk "
-                    f"0's {kind} with fields {fields}"
-                )
+            events, other = _prepare(chunk, f"chunk {i}", kind, rntuple)
+            found = other.signature(events)
+            if found != expected:
+                msg = f"chunk {i}: {found} differ from chunk 0's {expected}"
                 raise ValueError(msg)
             if len(events):
                 n += len(events)
-                yield _branch_data(events, types)
+                yield _branch_data(events, layout)
 
-    _write_tree(path, tree, types, branch_data(), overwrite)
-    log.debug("wrote %d %s to %s:%s in chunks", n, kind, path, tree)
+    _write_tree(path, tree, layout.types, branch_data(), overwrite, rntuple)
+    log.debug("wrote %d %s to %s:%s in chunks", n, layout.kind, path, tree)
     return target
 
 
@@ -358,9 +433,18 @@ def _weight_values(weights: Any, field: str, offset: int) -> np.ndarray:
 
 
 def _write_partition(
-    events: ak.Array, path: Path, tree: str, overwrite: bool, step_size: int | str
+    events: ak.Array,
+    path: Path,
+    tree: str,
+    overwrite: bool,
+    step_size: int | str,
+    rntuple: bool,
+    kind: Kind | None,
 ) -> str:
-    return str(write(path, events, tree, overwrite=overwrite, step_size=step_size))
+    written = write(
+        path, events, tree, overwrite=overwrite, step_size=step_size, rntuple=rntuple, kind=kind
+    )
+    return str(written)
 
 
 def _write_dask(
@@ -369,23 +453,26 @@ def _write_dask(
     tree: str,
     overwrite: bool,
     step_size: int | str,
+    rntuple: bool,
+    kind: Kind | None,
 ) -> Path | list[Path]:
     """Write a dask-awkward array: one file per partition if ``path`` holds ``{i}``,
     else one file, streamed partition by partition (see :func:`write`)."""
     from dask.base import compute
     from dask.delayed import delayed
 
-    detect_kind(events._meta)  # fail before computing anything
+    if kind is None:
+        detect_kind(events._meta, generic=True)  # fail before computing anything
     template = os.fspath(path)
     if "{i}" not in template:
         check_target(path, tree, overwrite)
         chunks = (part.compute() for part in events.to_delayed())
-        return write_chunks(path, chunks, tree, overwrite=overwrite)
+        return write_chunks(path, chunks, tree, overwrite=overwrite, rntuple=rntuple, kind=kind)
     paths = [Path(template.replace("{i}", str(i))) for i in range(events.npartitions)]
     for target in paths:
         check_target(target, tree, overwrite)
     tasks = [
-        delayed(_write_partition)(part, target, tree, overwrite, step_size)
+        delayed(_write_partition)(part, target, tree, overwrite, step_size, rntuple, kind)
         for part, target in zip(events.to_delayed(), paths, strict=True)
     ]
     return [Path(p) for p in compute(*tasks)]  # type: ignore[no-untyped-call]

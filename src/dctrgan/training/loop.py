@@ -29,6 +29,8 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import sys
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -53,8 +55,11 @@ __all__ = (
 
 log = logging.getLogger(__name__)
 
-#: A step: one update on one batch, returning ``{name: loss}`` (plain floats).
-Step = Callable[[Any], Mapping[str, float]]
+#: A step: one update on one batch, returning ``{name: loss}``: plain floats, or scalar
+#: tensors (read by :func:`train_steps` a few at a time, not one GPU sync per step).
+Step = Callable[[Any], Mapping[str, float | torch.Tensor]]
+#: Longest time, in seconds, the losses shown by :func:`train_steps` lag behind training.
+LOSS_AGE = 0.25
 
 
 class _Plateau(Protocol):
@@ -207,7 +212,7 @@ def train(
             sums: dict[str, float] = {}
             count = 0
             for batch in loader:
-                losses = step(batch)
+                losses = {k: float(v) for k, v in step(batch).items()}
                 for name, value in losses.items():
                     if not math.isfinite(value):
                         msg = (
@@ -323,7 +328,7 @@ def averaged(step: Step, model: nn.Module, decay: float) -> tuple[Step, nn.Modul
     buffers = list(zip(average.buffers(), model.buffers(), strict=True))
     updates = 0
 
-    def averaged_step(batch: Any) -> Mapping[str, float]:
+    def averaged_step(batch: Any) -> Mapping[str, float | torch.Tensor]:
         nonlocal updates
         losses = step(batch)
         d = min(decay, (1 + updates) / (10 + updates))
@@ -338,17 +343,36 @@ def averaged(step: Step, model: nn.Module, decay: float) -> tuple[Step, nn.Modul
     return averaged_step, average
 
 
-def predict(model: nn.Module, batches: Iterable[Any]) -> torch.Tensor:
+def predict(
+    model: nn.Module,
+    batches: Iterable[Any],
+    *,
+    progress: bool = False,
+    total: int | None = None,
+    desc: str = "predicting",
+) -> torch.Tensor:
     """Concatenated outputs of ``model`` in eval mode over ``batches`` of inputs, on CPU.
 
     Each batch is the model's input tensor or a tuple of its arguments (a batch of
     the form ``(inputs, target, weight)`` is not: pass the inputs).
+
+    Args:
+        model: the network.
+        batches: its inputs, batch by batch.
+        progress: show a progress bar of events on stderr.
+        total: the number of events, for the bar's total and time left.
+        desc: label of the bar.
     """
     outputs: list[torch.Tensor] = []
     was_training = model.training
     model.eval()
-    with torch.inference_mode():
-        outputs.extend(_call(model, inputs).float().cpu() for inputs in batches)
+    with (
+        torch.inference_mode(),
+        tqdm(total=total, desc=desc, unit=" events", disable=not progress, file=sys.stderr) as bar,
+    ):
+        for inputs in batches:
+            outputs.append(_call(model, inputs).float().cpu())
+            bar.update(len(outputs[-1]))
     model.train(was_training)
     return torch.cat(outputs) if outputs else torch.zeros(0)
 
@@ -388,6 +412,8 @@ def train_steps(
     The loop of adversarial training, which counts generator updates rather than
     epochs: each step takes the next batch (a :class:`Loader` is iterated again,
     reshuffled, when it runs out) and returns named losses, all of which are kept.
+    Losses returned as tensors are read in groups, at most :data:`LOSS_AGE` seconds
+    apart (one device sync per group, not per step); the bar shows the latest ones.
 
     Args:
         step: ``step(batch) -> {name: float}``: one update (for a GAN: the critic
@@ -408,6 +434,8 @@ def train_steps(
         msg = f"steps must be at least 1, got {steps}"
         raise ValueError(msg)
     history: dict[str, list[float]] = {}
+    pending: list[Mapping[str, float | torch.Tensor]] = []
+    read_at = time.monotonic()
     iterator = iter(batches)
     with tqdm(total=steps, disable=not progress, desc=desc, unit="step") as bar:
         for i in range(steps):
@@ -420,20 +448,49 @@ def train_steps(
                 except StopIteration:
                     msg = f"{desc}: batches yields no batch"
                     raise ValueError(msg) from None
-            losses = step(batch)
-            for name, value in losses.items():
-                if not math.isfinite(value):
-                    msg = (
-                        f"{desc}: {name} is {value} at step {i + 1}: training diverged (try a "
-                        "smaller lr)"
-                    )
-                    raise FloatingPointError(msg)
-                history.setdefault(name, []).append(float(value))
+            pending.append(step(batch))
+            now = time.monotonic()
+            lazy = any(isinstance(v, torch.Tensor) for v in pending[-1].values())
+            if not lazy or now - read_at >= LOSS_AGE or i == steps - 1:
+                latest = _record(pending, history, i + 1 - len(pending), desc)
+                pending.clear()
+                read_at = now
+                if progress and latest:
+                    bar.set_postfix({k: f"{v:.4g}" for k, v in latest.items()}, refresh=False)
             bar.update()
-            if progress and (i % 50 == 0 or i == steps - 1):
-                bar.set_postfix({k: f"{v:.4g}" for k, v in losses.items()}, refresh=False)
     log.debug("%s: %d steps, last %s", desc, steps, {k: v[-1] for k, v in history.items()})
     return history
+
+
+def _record(
+    pending: Sequence[Mapping[str, float | torch.Tensor]],
+    history: dict[str, list[float]],
+    first: int,
+    desc: str,
+) -> dict[str, float]:
+    """Append the losses of steps ``first, first + 1, ...`` to ``history`` (tensors read in
+    one transfer) and return the last step's; a FloatingPointError for a non-finite one."""
+    tensors = [
+        v.detach().double().reshape(())
+        for d in pending
+        for v in d.values()
+        if isinstance(v, torch.Tensor)
+    ]
+    host = iter(torch.stack(tensors).cpu().tolist() if tensors else [])
+    latest: dict[str, float] = {}
+    for j, losses in enumerate(pending):
+        latest = {
+            k: next(host) if isinstance(v, torch.Tensor) else float(v) for k, v in losses.items()
+        }
+        for name, value in latest.items():
+            if not math.isfinite(value):
+                msg = (
+                    f"{desc}: {name} is {value} at step {first + j + 1}: training diverged "
+                    "(try a smaller lr)"
+                )
+                raise FloatingPointError(msg)
+            history.setdefault(name, []).append(value)
+    return latest
 
 
 def gradient_penalty(

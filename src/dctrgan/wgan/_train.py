@@ -88,7 +88,9 @@ def adversarial_step(
     last slice. ``C3`` and ``C4`` are in the label's own units (``label_std``).
 
     Returns:
-        ``step(batch) -> {name: float}`` with the means over the critic updates of
+        ``step(batch) -> {name: scalar tensor}`` (detached, on the device: read by
+        :func:`~dctrgan.training.train_steps` without a sync per step) with the means
+        over the critic updates of
         ``critic_loss``, ``wasserstein`` (``C1``, ``"wasserstein"`` only),
         ``gradient_penalty`` (``C2``, scaled by ``gp``; if ``gp > 0``) and
         ``constrainer_loss`` (``C4``), and the generator's ``generator_loss`` (all
@@ -109,11 +111,12 @@ def adversarial_step(
         assert squared is not None
         return ((pred - y) ** 2 * squared).sum(-1).mean()
 
-    def step(batch: tuple[torch.Tensor, ...]) -> dict[str, float]:
-        sums: dict[str, float] = {}
+    def step(batch: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        sums: dict[str, torch.Tensor] = {}
 
         def record(name: str, value: torch.Tensor) -> None:
-            sums[name] = sums.get(name, 0.0) + float(value.detach()) / c.n_critic
+            part = value.detach().double() / c.n_critic
+            sums[name] = sums[name] + part if name in sums else part
 
         y: torch.Tensor | None = None
         for part in _chunks(batch, c.batch_size, c.n_critic):
@@ -159,9 +162,9 @@ def adversarial_step(
                 if constrainer is not None and y is not None:
                     penalty = c.kappa * label_error(constrainer(fake).float(), y)
                     loss = loss + penalty
-                    sums["constrainer_penalty"] = float(penalty.detach())
+                    sums["constrainer_penalty"] = penalty.detach().float()
             nets.update("generator", loss)
-        sums["generator_loss"] = float(loss.detach())
+        sums["generator_loss"] = loss.detach().float()
         return sums
 
     return step

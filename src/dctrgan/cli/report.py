@@ -1,0 +1,274 @@
+"""The ``report`` command of ``dctrgan`` (private): S^2 and r of every observable.
+
+It parses its arguments, calls :func:`dctrgan.report.compare` and :mod:`dctrgan.plot`,
+and prints a summary. The observables depend on the events: the calorimeter
+observables of showers, the trace observables of air-shower traces, and for any
+other ntuple the features of ``--model`` (its branches and reductions), else every
+branch with one number per event; ``--observables`` names them instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import click
+import numpy as np
+
+from dctrgan import features, io, plot, report
+from dctrgan.cli._common import (
+    branch_map,
+    branch_option,
+    check_input,
+    overwrite_option,
+    progress_bar,
+    progress_option,
+)
+from dctrgan.cli._features import numeric_fields, parse, values
+from dctrgan.cli.dctr import fill_none_option, is_generic, model_features
+
+__all__ = ("report_command",)
+
+#: Observables drawn by default (DCTRGAN Fig. 3 for showers).
+_FIGURES = {
+    "showers": ("active_cells", "total_energy", "longitudinal_centroid"),
+    "traces": ("total_signal", "rise_time", "early_fraction"),
+}
+#: The branches that hold weights, never observables.
+_WEIGHTS = ("weight", "dctr_weight")
+
+
+def _names(text: str) -> tuple[str, ...]:
+    if text == "none":
+        return ()
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def _line(comparison: report.Comparison, label: str, group: str | None) -> str:
+    c = comparison
+    return (
+        f"  {label:<28}{c.median('s2_unweighted', group):>12.2e}"
+        f"{c.median('s2_weighted', group):>12.2e}{c.median('s2_ratio', group):>9.2f}"
+        f"{c.median('r_weighted', group):>7.2f}"
+    )
+
+
+def _kind(events: Any) -> str:
+    fields = ak.fields(events)
+    return "showers" if "hits" in fields else "traces" if "signal" in fields else "events"
+
+
+def _weights(events: ak.Array, field: str, spec: str) -> Any:
+    """The ``--field`` weights of the weighted sample (by default ``weight``, which
+    :meth:`dctrgan.DCTR.attach` multiplies the DCTR weights into)."""
+    if field not in ak.fields(events):
+        fields = ak.fields(events)
+        shown = ", ".join(fields[:12]) + (" ..." if len(fields) > 12 else "")
+        msg = f"{spec}: no weight field {field!r} (it has {shown}); pass --friend or --field"
+        raise ValueError(msg)
+    return events[field]
+
+
+def _observables(
+    events: ak.Array, expressions: Sequence[str] | None, fill_none: float | None
+) -> dict[str, np.ndarray]:
+    """The observables of events: named ones (``--observables``), or those of their kind."""
+    if is_generic(events):
+        return values(events, expressions or (), fill_none)
+    if "hits" in ak.fields(events):
+        table = features.observables(events)
+    else:
+        table = features.trace_observables(events)
+    if not expressions:
+        return table
+    unknown = [n for n in expressions if n not in table]
+    if unknown:
+        msg = f"unknown observable(s) {unknown} of {_kind(events)}; they have {list(table)}"
+        raise click.BadParameter(msg, param_hint="--observables")
+    return {n: table[n] for n in expressions}
+
+
+@click.command("report")
+@click.argument("reference")
+@click.argument("weighted")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for report.md, report.csv and the figures (created if needed).",
+)
+@click.option("--friend", default=None, help="Friend file with the weights of WEIGHTED.")
+@click.option("--field", default="weight", show_default=True, help="The weight field of WEIGHTED.")
+@click.option(
+    "--model",
+    "model_file",
+    default=None,
+    help="The DCTR model of the weights: its features are the classifier inputs of the "
+    "table, and the observables of an ntuple (default: every branch with one number per "
+    "event).",
+)
+@click.option(
+    "--observables",
+    default=None,
+    help="Comma-separated observables to compare: of showers or traces by name, of an "
+    "ntuple as branches and reductions like --features of dctrgan fit (first(Jet.pt), "
+    "num(Jet), MET_pt).",
+)
+@fill_none_option
+@click.option("--bins", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option(
+    "--figures",
+    default="auto",
+    show_default=True,
+    help="Observables to draw (comma-separated), all, none (no plot extra needed), or auto: "
+    "showers active_cells, total_energy, longitudinal_centroid; traces total_signal, "
+    "rise_time, early_fraction; an ntuple its first three observables.",
+)
+@click.option(
+    "--labels",
+    default="Reference,Model,Model + DCTR",
+    show_default=True,
+    help="Legend labels of REFERENCE, WEIGHTED unweighted and weighted (comma-separated).",
+)
+@click.option("--title", default="Reweighting report", show_default=True)
+@branch_option
+@overwrite_option
+@progress_option
+def report_command(
+    reference: str,
+    weighted: str,
+    output: Path,
+    friend: str | None,
+    field: str,
+    model_file: str | None,
+    observables: str | None,
+    fill_none: float | None,
+    bins: int,
+    figures: str,
+    labels: str,
+    title: str,
+    branches: tuple[str, ...],
+    overwrite: bool,
+    progress: bool,
+) -> None:
+    """Compare every observable of the WEIGHTED events with the REFERENCE ones.
+
+    Writes the separation power <S^2> without and with the weights, their ratio
+    and the uncertainty ratio r of each observable (report.md, report.csv) and
+    DCTRGAN Fig. 3 style figures (the plot extra). The events are calorimeter
+    showers (their 151 observables), air-shower traces (total signal, active and
+    largest station, rise time, early fraction) or any ntuple, TTree or RNTuple
+    (the --model's features, or every branch with one number per event; or the
+    --observables). The weights are the weight branches of WEIGHTED (--field), or
+    come from a --friend file.
+
+    \b
+    Examples:
+        dctrgan report full.root fast_weighted.root -o report
+        dctrgan report full.root fast.root --friend fast_weights.root -o report \\
+            --labels "Full simulation,Fast simulation,Fast simulation + DCTR"
+        dctrgan report data.root mc_weighted.root -o report --model dctr.pt
+    """
+    legend = tuple(label.strip() for label in labels.split(","))
+    if len(legend) != 3:
+        msg = f"expected three comma-separated labels, got {labels!r}"
+        raise click.BadParameter(msg, param_hint="--labels")
+    expressions = None if observables is None else list(_names(observables))
+    try:
+        for text in expressions or ():
+            parse(text)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--observables") from None
+    if output.exists() and not output.is_dir():
+        msg = f"{output}: exists and is not a folder"
+        raise FileExistsError(msg)
+    for spec in (reference, weighted, friend, model_file):
+        if spec is not None:
+            check_input(spec)
+    inputs: Sequence[str] = features.HIGH_LEVEL_NAMES
+    if model_file is not None:
+        fitted, _, model_fill = model_features(model_file)
+        inputs = fitted or ()
+        fill_none = model_fill if fill_none is None else fill_none
+    with progress_bar(progress, "report", total=2, unit=" steps") as bar:
+        ref = io.read(reference, branches=branch_map(branches))
+        bar.update()
+        model = io.read(weighted, branches=branch_map(branches), friend=friend)
+        bar.update()
+        w = _weights(model, field, weighted)
+        w_ref = ref["weight"] if "weight" in ak.fields(ref) else None
+        if is_generic(ref) and expressions is None:
+            both = set(numeric_fields(model, [*_WEIGHTS, field]))
+            common = [n for n in numeric_fields(ref, [*_WEIGHTS, field]) if n in both]
+            expressions = list(inputs) if model_file is not None else common
+        ref_obs = _observables(ref, expressions, fill_none)
+        model_obs = _observables(model, expressions, fill_none)
+        names = _figures(figures, _kind(ref), list(ref_obs))
+        files = ["report.md", "report.csv", *(f"{n}.png" for n in names)]
+        existing = [f for f in files if (output / f).exists()]
+        if existing and not overwrite:
+            msg = f"{output}: {', '.join(existing)} exist(s); pass --overwrite to replace"
+            raise FileExistsError(msg)
+        bar.total += len(ref_obs) + len(names) + 1
+        bar.refresh()
+        comparison = report.compare(
+            ref_obs,
+            model_obs,
+            w,
+            reference_weights=w_ref,
+            inputs=inputs,
+            bins=bins,
+            evaluation=f"{reference} (reference) and {weighted} (weighted)",
+            progress=bar.update,
+        )
+        if names:
+            plot.require()
+        output.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            fig = plot.comparison(
+                ref_obs[name],
+                model_obs[name],
+                w,
+                reference_weights=w_ref,
+                bins=bins,
+                observable=name,
+                unit=comparison[name].unit,
+                labels=legend,
+            )
+            fig.savefig(output / f"{name}.png", dpi=100)
+            bar.update()
+        comparison.write(output / "report", title=title, figures=[f"{n}.png" for n in names])
+        bar.update()
+    _print_summary(comparison, _kind(ref), output, files)
+
+
+def _figures(text: str, kind: str, available: list[str]) -> tuple[str, ...]:
+    """The observables to draw, checked against those compared."""
+    if text == "auto":
+        return _FIGURES.get(kind, tuple(available[:3]))
+    names = tuple(available) if text == "all" else _names(text)
+    unknown = [n for n in names if n not in available]
+    if unknown:
+        msg = f"unknown observable(s) {unknown}; the report compares {available[:20]}"
+        raise click.BadParameter(msg, param_hint="--figures")
+    return names
+
+
+def _print_summary(c: report.Comparison, kind: str, output: Path, files: Sequence[str]) -> None:
+    what = "showers" if kind == "showers" else "events"
+    click.echo(
+        f"compared {len(c.entries)} observables of {c.n_reference} reference and "
+        f"{c.n_model} weighted {what}"
+    )
+    click.echo(f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}")
+    for group in c.groups:
+        n = sum(e.group == group for e in c.entries)
+        label = "classifier inputs" if group == "input" else group + " observables"
+        click.echo(_line(c, f"{n} {label}", group))
+    floor = f"{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
+    click.echo(f"  {'statistical floor of S2':<28}{floor}")
+    click.echo(f"  n_eff/N of the weighted sample: {c.neff_fraction:.2f}")
+    click.echo(f"wrote {', '.join(files)} in {output}")
