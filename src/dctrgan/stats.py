@@ -20,6 +20,7 @@ axis with the same edges match: the numbers depend on the edges only.
 from __future__ import annotations
 
 import math
+import reprlib
 from typing import Any
 
 import boost_histogram as bh
@@ -448,7 +449,7 @@ def _positive(n: Any, who: str, name: str, *, integer: bool = False) -> float:
     value = float(n) if isinstance(n, kinds) and not isinstance(n, bool) else math.nan
     if not (math.isfinite(value) and value > 0):
         what = "integer" if integer else "finite number of (effective) entries"
-        msg = f"{who}: {name!r} must be a positive {what}, got {n!r}"
+        msg = f"{who}: {name!r} must be a positive {what}, got {reprlib.repr(n)}"
         raise ValueError(msg)
     return value
 

@@ -146,7 +146,7 @@ def field_of(events: Any, name: str, what: str) -> Any:
             close = difflib.get_close_matches(name, flat + other, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             msg = (
-                f"{what}: feature mismatch: no field(s) [{name!r}] "
+                f"{what}: no field(s) [{name!r}] "
                 f"(have {_listed(events.fields)}){hint}"
             )
             raise ValueError(msg)
@@ -407,8 +407,8 @@ def _finite(x: np.ndarray, names: list[str] | None, what: str) -> np.ndarray:
 def dask_error(what: str, which: str) -> TypeError:
     """The error of :meth:`dctrgan.DCTR.fit` for dask-awkward events it does not compute."""
     return TypeError(
-        f"{what}: DCTR.fit computes {which} of dask-awkward events only for feature names "
-        "or a {name: callable} mapping on records; fit on an in-memory sample: "
+        f"{what}: DCTR.fit reads dask-awkward events for feature names or a "
+        f"{{name: callable}} mapping on records, not for {which}; fit on an in-memory sample: "
         "events.compute() or a subsample events[:n].compute(); weight() and attach() stay lazy"
     )
 
