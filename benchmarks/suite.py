@@ -26,6 +26,7 @@ HERE = Path(__file__).parent
 BENCHMARKS = (
     "simulate",
     "io",
+    "ntuple",
     "voxelize",
     "dctr_quality",
     "dctr_vs_hepml",

@@ -145,10 +145,7 @@ def field_of(events: Any, name: str, what: str) -> Any:
             flat, other = _split_leaves(events.type.content)
             close = difflib.get_close_matches(name, flat + other, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            msg = (
-                f"{what}: no field(s) [{name!r}] "
-                f"(have {_listed(events.fields)}){hint}"
-            )
+            msg = f"{what}: no field(s) [{name!r}] (have {_listed(events.fields)}){hint}"
             raise ValueError(msg)
         node = node[part]
     return node

@@ -19,6 +19,7 @@ import uproot
 
 from dctrgan.data import SIGNAL_SHAPE, Kind, coerce, detect_kind, is_dask, validate
 from dctrgan.io._generic import Column, tree_columns, tree_data
+from dctrgan.io._pipeline import drain
 from dctrgan.io._plan import steps
 from dctrgan.io.branches import SCHEMA_FIELDS
 from dctrgan.io.files import atomic, check_destination
@@ -170,20 +171,26 @@ def _write_tree(
     chunks: Iterator[Any],
     overwrite: bool,
     rntuple: bool = False,
+    background: bool = False,
 ) -> Path:
     """Write a TTree of ``types`` (or, with ``rntuple``, an RNTuple of the first chunk's
-    type), one chunk after the other, atomically."""
+    type), one chunk after the other, atomically; with ``background``, each chunk in a
+    thread while the next is produced (see :func:`drain`)."""
     check_target(path, tree, overwrite)
     with atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
         if rntuple:
-            first = next(chunks)
-            ntuple = file.mkrntuple(tree, first)
-            for data in chunks:
-                ntuple.extend(data)
+            ntuple: Any = None
+
+            def sink(data: Any) -> None:
+                nonlocal ntuple
+                if ntuple is None:
+                    ntuple = file.mkrntuple(tree, data)
+                else:
+                    ntuple.extend(data)
+
+            drain(chunks, sink, background=background)
         else:
-            ttree = file.mktree(tree, dict(types))
-            for data in chunks:
-                ttree.extend(data)
+            drain(chunks, file.mktree(tree, dict(types)).extend, background=background)
     return Path(path)
 
 
@@ -285,9 +292,10 @@ def write_chunks(
     overwrite: bool = False,
     rntuple: bool = False,
     kind: Kind | None = None,
+    background: bool = True,
 ) -> Path:
-    """Write a stream of event chunks as one ROOT TTree (or RNTuple), atomically, one chunk
-    in memory at a time.
+    """Write a stream of event chunks as one ROOT TTree (or RNTuple), atomically, a few
+    chunks in memory at a time, each written while the next is produced.
 
     The events of a file larger than memory, read with :func:`iterate`, changed
     chunk by chunk and written back::
@@ -295,10 +303,22 @@ def write_chunks(
         chunks = (dctr.attach(c) for c in dctrgan.iterate("big.root:events"))
         dctrgan.io.write_chunks("big_weighted.root", chunks)
 
-    Each chunk is checked and written as by :func:`write` and becomes one basket.
+    Each chunk is checked and converted as by :func:`write` in the calling thread,
+    which also runs ``chunks`` (reading, weighting, a dask partition: in its own
+    context, such as ``torch.no_grad``). With ``background`` (the default), a
+    writer thread compresses and writes each chunk as one basket while the calling
+    thread produces the next; zlib and torch release the GIL, so on two cores the
+    writing hides most of the rest. The two meet at a queue of one chunk, so at
+    most three chunks are held here at a time: one being written, one waiting, one
+    being produced (without ``background``, one; the stream itself may keep its
+    previous chunk besides, as a generator expression does).
+
     Nothing appears at ``path`` until the last chunk is written: if the stream
-    raises (or the write fails) midway, an existing file stays as it was and no
-    partial file is left.
+    raises (or the write fails) midway, both sides stop -- the writer after the
+    chunk it is writing, the stream after the chunk it is producing -- the error is
+    raised here as it was raised, an existing file stays as it was and no partial
+    file is left. A ``KeyboardInterrupt`` does the same; the writer is a daemon
+    thread and never keeps the interpreter from exiting.
 
     Args:
         path: the ROOT file to create.
@@ -308,6 +328,9 @@ def write_chunks(
         overwrite: replace an existing file (only once the new one is complete).
         rntuple: write an RNTuple instead of a TTree (see :func:`write`).
         kind: the kind of events (see :func:`write`); by default from the first chunk.
+        background: write in a thread while the next chunk is produced; False writes
+            each chunk in the calling thread before the next is asked for (one core,
+            or two chunks in memory instead of three). The file is the same.
 
     Returns:
         ``path``.
@@ -318,35 +341,48 @@ def write_chunks(
         TypeError: for a chunk that is not an awkward Array.
         ValueError: for no chunk at all, or a chunk whose kind or fields (for generic
             events, types) differ from the first one's (naming the chunk).
+        OSError: if the file cannot be written (a full disk, say).
     """
     target = check_target(path, tree, overwrite)
     stream = iter(chunks)
-    first = next(stream, None)
-    if first is None:
+    head = next(stream, None)
+    if head is None:
         msg = (
             f"{target}: no chunks to write: an empty stream has no branch types (write() writes an "
             "empty events array)"
         )
         raise ValueError(msg)
-    first, layout = _prepare(first, "chunk 0", kind, rntuple)
-    expected = layout.signature(first)
-    n = len(first)
+    head, layout = _prepare(head, "chunk 0", kind, rntuple)
+    expected = layout.signature(head)
+    n = 0
 
-    def branch_data() -> Iterator[Any]:
+    def branch_data(events: ak.Array) -> Iterator[Any]:
+        """Each chunk's branch data, checked against chunk 0; no chunk is kept once its
+        data are handed on."""
         nonlocal n
-        if len(first) or rntuple:
-            yield _branch_data(first, layout)
+        if len(events) or rntuple:
+            n += len(events)
+            data = _branch_data(events, layout)
+            del events
+            yield data
+            del data
         for i, chunk in enumerate(stream, start=1):
             events, other = _prepare(chunk, f"chunk {i}", kind, rntuple)
+            del chunk
             found = other.signature(events)
             if found != expected:
                 msg = f"chunk {i}: {found} differ from chunk 0's {expected}"
                 raise ValueError(msg)
             if len(events):
                 n += len(events)
-                yield _branch_data(events, layout)
+                data = _branch_data(events, layout)
+                del events
+                yield data
+                del data
 
-    _write_tree(path, tree, layout.types, branch_data(), overwrite, rntuple)
+    data = branch_data(head)
+    del head
+    _write_tree(path, tree, layout.types, data, overwrite, rntuple, background)
     log.debug("wrote %d %s to %s:%s in chunks", n, layout.kind, path, tree)
     return target
 
