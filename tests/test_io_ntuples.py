@@ -239,6 +239,27 @@ def test_weights_read_back_with_plain_uproot(tmp_path: Path, rng: np.random.Gene
 # ------------------------------------------------------------------ RNTuple
 
 
+def test_friend_of_attached_events_holds_the_dctr_factor(
+    tmp_path: Path, rng: np.random.Generator
+) -> None:
+    """A friend of events from DCTR.attach holds dctr_weight: read(friend=) multiplies it
+    into the input weight once, not the input weight twice."""
+    n = 50
+    input_weight = rng.uniform(0.5, 2.0, n).astype(np.float32)
+    factor = rng.uniform(0.8, 1.2, n).astype(np.float32)
+    events = ak.Array({"x": rng.normal(size=n), "weight": input_weight})
+    source = io.write(tmp_path / "in.root", events)
+    attached = ak.with_field(events, input_weight * factor, "weight")
+    attached = ak.with_field(attached, factor, "dctr_weight")
+    friend = io.write_weights(tmp_path / "w.root", attached)
+    back = io.read(source, friend=friend)
+    np.testing.assert_allclose(ak.to_numpy(back.weight), input_weight * factor, rtol=1e-6)
+    # an explicit field is taken as given; plain numbers are written as they are
+    io.write_weights(tmp_path / "w2.root", attached, field="weight")
+    written = uproot.open(tmp_path / "w2.root")["weights"]["weight"].array(library="np")
+    np.testing.assert_allclose(written, input_weight * factor, rtol=1e-6)
+
+
 def test_rntuple_written_by_uproot(tmp_path: Path, rng: np.random.Generator) -> None:
     events = generic(rng, 30)
     path = tmp_path / "ntuple.root"

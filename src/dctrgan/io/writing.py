@@ -393,7 +393,7 @@ def write_weights(
     tree: str = "weights",
     *,
     overwrite: bool = False,
-    field: str = "weight",
+    field: str | None = None,
     step_size: int = 10_000_000,
 ) -> Path:
     """Write event weights as a friend tree: a ``weight`` branch, one entry per event.
@@ -415,7 +415,11 @@ def write_weights(
             written one after the other (nothing appears at ``path`` if it raises).
         tree: name of the friend TTree.
         overwrite: replace an existing file.
-        field: the weight field of ``weights`` when it is an events array.
+        field: the weight field of ``weights`` when it is an events array. By default
+            ``dctr_weight`` where the events have one (from :meth:`dctrgan.DCTR.attach`:
+            the DCTR factor alone, since ``read(..., friend=)`` multiplies the friend
+            into the events' own ``weight``, which the friend must not hold again),
+            else ``weight``.
         step_size: weights per basket (of an array; each chunk of an iterator is one).
 
     Returns:
@@ -442,10 +446,12 @@ def write_weights(
     return _write_tree(path, tree, {"weight": np.dtype(np.float32)}, chunks(), overwrite)
 
 
-def _weight_values(weights: Any, field: str, offset: int) -> np.ndarray:
-    """``(N,)`` float32 weights of an array or of events' ``field``; ``offset``: index of the
-    first."""
+def _weight_values(weights: Any, field: str | None, offset: int) -> np.ndarray:
+    """``(N,)`` float32 weights of an array or of events' ``field`` (by default
+    ``dctr_weight`` if they have it, else ``weight``); ``offset``: index of the first."""
     if isinstance(weights, ak.Array) and ak.fields(weights):
+        if field is None:
+            field = "dctr_weight" if "dctr_weight" in ak.fields(weights) else "weight"
         if field not in ak.fields(weights):
             msg = f"weights: no field {field!r} in the events (have {ak.fields(weights)})"
             raise ValueError(msg)
