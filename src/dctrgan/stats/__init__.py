@@ -1,0 +1,49 @@
+"""Statistics of weighted samples and histograms.
+
+Separation power (DCTRGAN eq. 15), effective entries, the uncertainty ratio ``r``
+of DCTRGAN sec. II B (eqs. 6-9), and weighted means, variances and correlation
+matrices. Every function takes plain arrays or any uhi histogram (hist,
+boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as methods.
+
+Weights may be negative (NLO generators produce them) as long as their sum is
+positive; they must be finite.
+
+Every comparison of two histograms (:func:`separation_power`, :func:`histogram_ratio`,
+:func:`uncertainty_ratio_hist`, :func:`statistical_floor_hist`) first checks that
+their axes match and raises a ``ValueError`` naming the axis and what differs: the
+number of axes, the bin edges (equal to 1e-12 of the axis's largest ``|edge|``), the
+categories of a category axis (in order), a category axis against a numeric one, and
+the names where both axes are named. A ``Regular`` and a ``Variable`` (or ``Integer``)
+axis with the same edges match: the numbers depend on the edges only."""
+
+from __future__ import annotations
+
+from dctrgan.stats.comparison import (
+    histogram_ratio,
+    separation_power,
+    statistical_floor,
+    statistical_floor_hist,
+)
+from dctrgan.stats.weighted import (
+    effective_counts,
+    effective_entries,
+    uncertainty_ratio,
+    uncertainty_ratio_hist,
+    weighted_correlation,
+    weighted_mean,
+    weighted_variance,
+)
+
+__all__ = (
+    "effective_counts",
+    "effective_entries",
+    "histogram_ratio",
+    "separation_power",
+    "statistical_floor",
+    "statistical_floor_hist",
+    "uncertainty_ratio",
+    "uncertainty_ratio_hist",
+    "weighted_correlation",
+    "weighted_mean",
+    "weighted_variance",
+)

@@ -1,0 +1,286 @@
+"""Weighted samples: effective entries, the uncertainty ratio ``r`` (DCTRGAN sec. II B,
+eqs. 6-9), weighted means, variances and correlation matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boost_histogram as bh
+import numpy as np
+import numpy.typing as npt
+
+from dctrgan.stats._checks import (
+    FloatArray,
+    check_axes,
+    hist_values,
+    hist_variances,
+    is_hist,
+    sample,
+    squeeze,
+    weights_of,
+)
+
+__all__ = (
+    "effective_counts",
+    "effective_entries",
+    "uncertainty_ratio",
+    "uncertainty_ratio_hist",
+    "weighted_correlation",
+    "weighted_mean",
+    "weighted_variance",
+)
+
+
+def effective_entries(h_or_weights: Any, *, flow: bool = False) -> float:
+    """Kish effective number of entries ``(sum w)^2 / sum w^2``.
+
+    Args:
+        h_or_weights: per-event weights, shape (N,); or a uhi histogram that knows
+            its sum of squared weights (``Weight()`` storage, or an unweighted
+            count storage, for which the result is the number of entries).
+        flow: for a histogram, include the under- and overflow bins.
+
+    Returns:
+        The effective number of entries; ``N`` for unit weights, 0 for no entries.
+
+    Raises:
+        ValueError: for a histogram without its sum of squared weights.
+    """
+    if is_hist(h_or_weights):
+        sw = float(hist_values(h_or_weights, flow).sum())
+        sw2 = float(hist_variances(h_or_weights, "effective_entries", flow).sum())
+    else:
+        w = np.asarray(h_or_weights, dtype=np.float64)
+        sw, sw2 = float(np.sum(w)), float(np.sum(w * w))
+    return sw**2 / sw2 if sw2 > 0 else 0.0
+
+
+def effective_counts(h: Any, *, flow: bool = False) -> FloatArray:
+    """Per-bin effective number of entries ``(sum w)^2 / sum w^2``.
+
+    ``h.counts()`` of hist / boost-histogram returns ``sum w`` for a ``Weight()``
+    storage, not this.
+
+    Args:
+        h: a uhi histogram with ``Weight()`` storage (or unweighted counts).
+        flow: include the under- and overflow bins.
+
+    Returns:
+        Array of the histogram's bin shape; 0 in bins without entries.
+
+    Raises:
+        TypeError: if ``h`` is not a histogram.
+        ValueError: for a histogram without its sum of squared weights.
+    """
+    if not is_hist(h):
+        msg = f"effective_counts: expected a uhi histogram, got {type(h).__name__}"
+        raise TypeError(msg)
+    sw = hist_values(h, flow)
+    sw2 = hist_variances(h, "effective_counts", flow)
+    out = np.zeros_like(sw)
+    np.divide(sw * sw, sw2, out=out, where=sw2 > 0)
+    return out
+
+
+def _sigma_of_mean(x: FloatArray, w: FloatArray) -> float:
+    """Sampling estimate of the standard deviation of the weighted mean of ``x``.
+
+    ``Var = sum w_i^2 (x_i - xbar)^2 / (sum w_i)^2``, DCTRGAN eqs. 7-8 with the
+    integrals replaced by sums and the weights normalized to ``sum w = N``
+    (eq. 10); for unit weights this is ``Var(x) / N``.
+    """
+    sw = float(w.sum())
+    mean = float(np.sum(w * x)) / sw  # np.sum, not np.dot: BLAS threads are slow on 1-D
+    dx = x - mean
+    return float(np.sqrt(np.sum((w * dx) ** 2))) / sw
+
+
+def uncertainty_ratio(
+    x_model: npt.ArrayLike,
+    w_model: npt.ArrayLike | None,
+    x_ref: npt.ArrayLike,
+    w_ref: npt.ArrayLike | None = None,
+) -> float:
+    """Ratio ``r`` of the uncertainties on the mean of an observable.
+
+    ``r = sigma(mean of x from the weighted model sample) / sigma(mean of x from
+    the reference sample)``, with the sampling estimates of DCTRGAN eqs. 6-8:
+    ``sigma^2 = sum_i w_i^2 (x_i - xbar)^2 / (sum_i w_i)^2`` for each sample, with
+    ``xbar`` its own weighted mean. This is invariant under a rescaling of either
+    set of weights. ``r^2`` is the factor ``N_model / N_ref`` of eq. 9 at equal
+    sample sizes; for unit weights and the same distribution,
+    ``r = sqrt(N_ref / N_model)`` up to sampling fluctuations.
+
+    Args:
+        x_model: (N_model,) observable values of the model (e.g. fast) sample.
+        w_model: (N_model,) weights of the model sample, or ``None`` for unit weights.
+        x_ref: (N_ref,) observable values of the reference (e.g. full) sample.
+        w_ref: (N_ref,) weights of the reference sample, or ``None`` for unit weights.
+
+    Returns:
+        ``r``; ``nan`` if the reference sample has no spread in ``x`` (``r`` is
+        then undefined).
+
+    Raises:
+        ValueError: for empty, non-1-D or non-finite samples, weights of the wrong
+            shape, non-finite weights or weights without a positive sum.
+
+    References:
+        DCTRGAN (Diefenbacher et al.), sec. II B, eqs. 6-9.
+    """
+    who = "uncertainty_ratio"
+    xm, xr = sample(x_model, who, "x_model"), sample(x_ref, who, "x_ref")
+    for name, a in (("x_model", xm), ("x_ref", xr)):
+        if a.ndim != 1:
+            msg = f"{who}: {name!r} must be 1-D (one observable), got shape {a.shape}"
+            raise ValueError(msg)
+    wm = weights_of(w_model, xm.shape[0], who, "w_model")
+    wr = weights_of(w_ref, xr.shape[0], who, "w_ref")
+    sigma_ref = _sigma_of_mean(xr, wr)
+    if sigma_ref == 0:
+        return float("nan")
+    return _sigma_of_mean(xm, wm) / sigma_ref
+
+
+def _hist_sigma_of_mean(h: Any, who: str, name: str) -> float:
+    """:func:`_sigma_of_mean` with the entries of each bin placed at its center."""
+    axes: Any = getattr(h, "axes", ())
+    if len(axes) != 1:
+        msg = f"{who}: {name!r} must be a 1-D histogram, it has {len(axes)} axes"
+        raise ValueError(msg)
+    centers = getattr(axes[0], "centers", None)
+    if centers is None or isinstance(axes[0], (bh.axis.StrCategory, bh.axis.IntCategory)):
+        msg = f"{who}: the axis of {name!r} has no numeric bin centers (a category axis?)"
+        raise ValueError(msg)
+    c = np.asarray(centers, dtype=np.float64)
+    sw, sw2 = hist_values(h), hist_variances(h, who)
+    total = float(sw.sum())
+    if not total > 0:
+        msg = f"{who}: the histogram {name!r} has no positive content"
+        raise ValueError(msg)
+    mean = float(np.dot(sw, c)) / total
+    return float(np.sqrt(np.dot(sw2, (c - mean) ** 2))) / total
+
+
+def uncertainty_ratio_hist(h_model: Any, h_ref: Any) -> float:
+    """Histogram-level approximation of :func:`uncertainty_ratio`.
+
+    The sums over events of :func:`uncertainty_ratio` become sums over bins, each
+    event placed at its bin center: ``sigma^2 = sum_b S2_b (c_b - cbar)^2 /
+    (sum_b S1_b)^2``, with ``S1_b = sum w`` and ``S2_b = sum w^2`` of bin ``b``
+    (the histogram's values and variances), ``c_b`` the bin centers and ``cbar`` the
+    weighted mean of the centers. It ignores the spread within bins and the flow
+    bins, so it approaches the event-level ``r`` for fine binnings that contain
+    the samples. It is exact in one case: for unit weights and histograms of the
+    same shape (proportional contents) it gives ``sqrt(N_ref / N_model)``.
+
+    Args:
+        h_model: 1-D uhi histogram of the (weighted) model sample, ``Weight()``
+            storage (or unweighted counts).
+        h_ref: 1-D uhi histogram of the reference sample, likewise, with the same
+            axis as ``h_model`` (checked as in the module docstring).
+
+    Returns:
+        ``r``; ``nan`` if ``h_ref`` has all its content in one bin.
+
+    Raises:
+        ValueError: for histograms that are not 1-D, have no positive content, lack
+            their sum of squared weights or have different axes.
+
+    References:
+        DCTRGAN (Diefenbacher et al.), sec. II B, eqs. 6-9.
+    """
+    who = "uncertainty_ratio_hist"
+    sigma_ref = _hist_sigma_of_mean(h_ref, who, "h_ref")
+    sigma_model = _hist_sigma_of_mean(h_model, who, "h_model")
+    check_axes(h_model, h_ref, who)
+    if sigma_ref == 0:
+        return float("nan")
+    return sigma_model / sigma_ref
+
+
+def _moved(
+    x: npt.ArrayLike, w: npt.ArrayLike | None, axis: int, who: str
+) -> tuple[FloatArray, FloatArray]:
+    """``x`` with the event axis first and its checked weights."""
+    a = sample(np.moveaxis(np.asarray(x, dtype=np.float64), axis, 0), who, "x")
+    return a, weights_of(w, a.shape[0], who, "w")
+
+
+def weighted_mean(
+    x: npt.ArrayLike, w: npt.ArrayLike | None = None, axis: int = 0
+) -> FloatArray | float:
+    """Weighted mean ``sum w x / sum w`` along the event axis.
+
+    Args:
+        x: samples; events along ``axis``, e.g. (N,) or (N, d).
+        w: (N,) weights, or ``None`` for unit weights.
+        axis: the event axis of ``x``.
+
+    Returns:
+        A float for 1-D ``x``, else the array of the remaining shape, e.g. (d,).
+
+    Raises:
+        ValueError: for an empty or non-finite ``x`` or bad weights.
+    """
+    a, wa = _moved(x, w, axis, "weighted_mean")
+    return squeeze(np.tensordot(wa, a, axes=1) / wa.sum())
+
+
+def weighted_variance(
+    x: npt.ArrayLike, w: npt.ArrayLike | None = None, axis: int = 0
+) -> FloatArray | float:
+    """Weighted variance ``sum w (x - xbar)^2 / sum w`` along the event axis.
+
+    The biased (population, ``ddof=0``) form, as ``numpy.var``'s default.
+
+    Args:
+        x: samples; events along ``axis``, e.g. (N,) or (N, d).
+        w: (N,) weights, or ``None`` for unit weights.
+        axis: the event axis of ``x``.
+
+    Returns:
+        A float for 1-D ``x``, else the array of the remaining shape, e.g. (d,).
+
+    Raises:
+        ValueError: for an empty or non-finite ``x`` or bad weights.
+    """
+    a, wa = _moved(x, w, axis, "weighted_variance")
+    sw = wa.sum()
+    dx = a - np.tensordot(wa, a, axes=1) / sw
+    return squeeze(np.tensordot(wa, dx * dx, axes=1) / sw)
+
+
+def weighted_correlation(x: npt.ArrayLike, w: npt.ArrayLike | None = None) -> FloatArray:
+    """Weighted Pearson correlation matrix of the columns of ``x``.
+
+    Args:
+        x: (N, d) samples, one column per observable.
+        w: (N,) weights, or ``None`` for unit weights.
+
+    Returns:
+        (d, d) symmetric matrix with unit diagonal; rows and columns of a
+        constant column are ``nan``.
+
+    Raises:
+        ValueError: if ``x`` is not 2-D, is empty or non-finite, or for bad weights.
+
+    References:
+        DCTRGAN (Diefenbacher et al.), Fig. 7.
+    """
+    who = "weighted_correlation"
+    a = sample(x, who, "x")
+    if a.ndim != 2:
+        msg = f"{who}: 'x' must be 2-D (events, observables), got shape {a.shape}"
+        raise ValueError(msg)
+    wa = weights_of(w, a.shape[0], who, "w")
+    sw = wa.sum()
+    dx = a - (wa @ a) / sw
+    cov = (dx * wa[:, None]).T @ dx / sw
+    sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    corr: FloatArray = np.full(cov.shape, np.nan, dtype=np.float64)
+    ok = sd > 0
+    corr[np.ix_(ok, ok)] = cov[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    corr[np.ix_(ok, ok)] = np.clip(corr[np.ix_(ok, ok)], -1.0, 1.0)
+    np.fill_diagonal(corr, np.where(ok, 1.0, np.nan))
+    return corr
