@@ -6,6 +6,16 @@ the comparisons of :mod:`dctrgan.stats` as methods. Slicing, projections and
 arithmetic return a ``dctrgan.Hist``. ``fill`` also takes awkward arrays: jagged
 quantities (one list per event, e.g. ``events.Jet.pt``) with per-event weights.
 
+Replicas: ``fill(..., replicas=R)`` with ``R`` the ``(N, k)`` weights of ``k``
+replicas of the weighting (say DCTR's bootstrap models) fills, beside the nominal
+``Weight()`` storage, a companion histogram with boost-histogram's ``MultiCell(k)``
+storage and the same axes. Bin for bin it gives the reweighting uncertainty (the
+spread of the replicas) next to the statistical one (``sqrt(sum w^2)``). The
+companion follows slicing, rebinning, projection, copies, pickling, ``+`` and
+scaling by numbers or arrays; it is refused where it could not follow (histograms
+with and without replicas or with different ``k`` added, multiplied or divided by a
+histogram, or bins set by hand).
+
 Example:
     >>> import numpy as np
     >>> from dctrgan.hist import Hist
@@ -17,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -34,6 +45,7 @@ if TYPE_CHECKING:
 __all__ = ("Hist",)
 
 S = TypeVar("S", bound=bh.storage.Storage)
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -149,7 +161,7 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
             :class:`hist.Hist`.
     """
 
-    __slots__ = ()
+    __slots__ = ("_replicas",)
 
     def __init__(
         self,
@@ -164,12 +176,15 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
             storage = bh.storage.Weight()
         kwargs["storage"] = storage
         super().__init__(*args, **kwargs)
+        if len(args) == 1 and isinstance(args[0], Hist) and args[0].n_replicas:
+            self._replicas = copy.copy(args[0]._replica_hist())
 
     def fill(
         self,
         *args: Any,
         weight: Any = None,
         sample: Any = None,
+        replicas: Any = None,
         threads: int | None = None,
         **kwargs: Any,
     ) -> Self:
@@ -190,6 +205,12 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
             *args: values of the axes in order.
             weight: per-entry or per-event weights, or a scalar.
             sample: values to average for a ``Mean()`` storage, likewise.
+            replicas: ``(N, k)`` weights of ``k`` replicas of the weighting (numpy,
+                torch or a regular awkward ``N * k`` array), one row per event (or
+                per entry), broadcast onto jagged fills as ``weight`` is. Each
+                replica's complete weight, in place of ``weight`` (multiply other
+                event weights in first). A histogram is filled with replicas from
+                its first fill on, and each time with the same ``k``.
             threads: as for :meth:`hist.Hist.fill`.
             **kwargs: values of the axes by name.
 
@@ -198,14 +219,18 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
 
         Raises:
             ValueError: if the arguments have different numbers of events or the
-                jagged ones different lists (naming them).
+                jagged ones different lists (naming them); for replicas that are not
+                ``(N, k)`` finite numbers, of another ``k`` than before, given to a
+                histogram already filled without them, or missing from a fill of a
+                histogram that has them.
             TypeError: for lazy (dask) arrays: compute them, or fill a
                 ``hist.dask.Hist``.
         """
+        rows = self._check_replicas(replicas)
         n_args = len(args)
         names = [(self.axes[i].name if i < self.ndim else "") or f"axis {i}" for i in range(n_args)]
-        names += [*kwargs, "weight", "sample"]
-        values = [*args, *kwargs.values(), weight, sample]
+        names += [*kwargs, "weight", "sample", "replicas"]
+        values = [*args, *kwargs.values(), weight, sample, rows]
         for name, v in zip(names, values, strict=True):
             if type(v).__module__.partition(".")[0] in {"dask", "dask_awkward"}:
                 msg = (
@@ -216,9 +241,223 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         if any(isinstance(v, ak.Array) for v in values):
             values = _flatten_entries(names, values)
             args = tuple(values[:n_args])
-            kwargs = dict(zip(kwargs, values[n_args:-2], strict=True))
-            weight, sample = values[-2:]
-        return super().fill(*args, weight=weight, sample=sample, threads=threads, **kwargs)
+            kwargs = dict(zip(kwargs, values[n_args:-3], strict=True))
+            weight, sample, rows = values[-3:]
+        super().fill(*args, weight=weight, sample=sample, threads=threads, **kwargs)
+        if rows is not None:
+            if self._replica_hist() is None:
+                axes = [copy.deepcopy(ax) for ax in self.axes]
+                self._replicas = hist.Hist(*axes, storage=bh.storage.MultiCell(rows.shape[1]))
+            self._replica_hist().fill(*args, weight=rows, threads=threads, **kwargs)
+        return self
+
+    def _replica_hist(self) -> Any:
+        """The ``MultiCell`` companion holding the replicas, or ``None``."""
+        return getattr(self, "_replicas", None)
+
+    def _check_replicas(self, replicas: Any) -> npt.NDArray[np.float64] | None:
+        """The replicas of a fill as ``(N, k)`` float64, checked against earlier fills."""
+        companion = self._replica_hist()
+        if replicas is None:
+            if companion is not None:
+                msg = (
+                    f"Hist.fill: this histogram holds {self.n_replicas} replicas; pass "
+                    "replicas= with every fill"
+                )
+                raise ValueError(msg)
+            return None
+        if isinstance(replicas, ak.Array):
+            replicas = ak.to_numpy(replicas)
+        if hasattr(replicas, "detach"):
+            replicas = replicas.detach().cpu().numpy()
+        rows = np.asarray(replicas, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] < 1:
+            msg = f"Hist.fill: replicas must be (N, k) weights, got shape {rows.shape}"
+            raise ValueError(msg)
+        if not np.isfinite(rows).all():
+            msg = f"Hist.fill: {int((~np.isfinite(rows)).sum())} non-finite replica weight(s)"
+            raise ValueError(msg)
+        if companion is None and not self.empty(flow=True):
+            msg = "Hist.fill: replicas for a histogram already filled without them"
+            raise ValueError(msg)
+        if companion is not None and rows.shape[1] != self.n_replicas:
+            msg = (
+                f"Hist.fill: replicas has {rows.shape[1]} columns, the histogram holds "
+                f"{self.n_replicas} replicas"
+            )
+            raise ValueError(msg)
+        return rows
+
+    @property
+    def n_replicas(self) -> int:
+        """Number of replicas filled alongside the nominal (0 without)."""
+        companion = self._replica_hist()
+        return 0 if companion is None else int(companion.view().shape[0])
+
+    def replica_values(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
+        """``(k, *bins)`` sums of each replica's weights (with the flow bins if ``flow``).
+
+        Raises:
+            ValueError: if the histogram was filled without replicas.
+        """
+        companion = self._replica_hist()
+        if companion is None:
+            msg = "Hist.replica_values: the histogram was filled without replicas="
+            raise ValueError(msg)
+        return np.asarray(companion.view(flow=flow), dtype=np.float64)
+
+    def reweighting_uncertainty(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
+        """Per-bin standard deviation of the replicas (``ddof=1``), the bin shape.
+
+        The uncertainty of the bin contents from the weighting itself: with bootstrap
+        replicas of the weighting model, the spread its training statistics cause.
+
+        Raises:
+            ValueError: without replicas, or with fewer than two.
+        """
+        values = self.replica_values(flow=flow)
+        if len(values) < 2:
+            msg = f"Hist.reweighting_uncertainty: needs two replicas or more, has {len(values)}"
+            raise ValueError(msg)
+        return np.asarray(values.std(axis=0, ddof=1), dtype=np.float64)
+
+    def statistical_uncertainty(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
+        """Per-bin ``sqrt(sum w^2)`` of the nominal weights, the bin shape.
+
+        Raises:
+            ValueError: if the storage does not know its sum of squared weights.
+        """
+        variances = self.variances(flow=flow)
+        if variances is None:
+            msg = "Hist.statistical_uncertainty: the storage has no sum of squared weights"
+            raise ValueError(msg)
+        return np.sqrt(np.asarray(variances, dtype=np.float64))
+
+    def total_uncertainty(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
+        """Statistical and reweighting uncertainty in quadrature, per bin.
+
+        Raises:
+            ValueError: as :meth:`statistical_uncertainty` and
+                :meth:`reweighting_uncertainty`.
+        """
+        return np.hypot(
+            self.statistical_uncertainty(flow=flow), self.reweighting_uncertainty(flow=flow)
+        )
+
+    # ---- the replicas follow copies, pickling, slicing, projections and arithmetic
+
+    def _with_replicas(self, out: T, companion: Any) -> T:
+        if isinstance(out, Hist) and companion is not None:
+            out._replicas = companion
+        return out
+
+    def __copy__(self) -> Self:
+        companion = self._replica_hist()
+        return self._with_replicas(super().__copy__(), copy.copy(companion))
+
+    def __deepcopy__(self, memo: Any) -> Self:
+        companion = copy.deepcopy(self._replica_hist(), memo)
+        return self._with_replicas(super().__deepcopy__(memo), companion)
+
+    def __getstate__(self) -> tuple[int, dict[str, Any]]:
+        version, state = super().__getstate__()
+        if self._replica_hist() is not None:
+            state = {**state, "_replicas": self._replica_hist()}
+        return version, state
+
+    def __getitem__(self, index: Any) -> Any:
+        out = super().__getitem__(index)
+        companion = self._replica_hist()
+        if companion is None or not isinstance(out, Hist):
+            return out
+        try:
+            selected = companion[index]
+        except (ValueError, TypeError, IndexError) as err:
+            msg = (
+                f"Hist: this selection ({index!r}) is not supported for the replicas "
+                f"(MultiCell storage: {err}); select single bins, slices or rebins"
+            )
+            raise TypeError(msg) from err
+        return self._with_replicas(out, selected)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if self._replica_hist() is not None:
+            msg = "Hist: setting bins of a histogram with replicas would leave them behind"
+            raise TypeError(msg)
+        super().__setitem__(index, value)
+
+    def project(self, *args: int | str, flow: bool = True) -> Self:
+        """Projection onto the axes ``args`` (numbers or names), with the replicas."""
+        companion = self._replica_hist()
+        out = super().project(*args, flow=flow)
+        return self._with_replicas(
+            out, None if companion is None else companion.project(*args, flow=flow)
+        )
+
+    def reset(self) -> Self:
+        """Clear the bins, and those of the replicas."""
+        companion = self._replica_hist()
+        if companion is not None:
+            companion.reset()
+        return super().reset()
+
+    def _inplace(self, name: str, other: Any) -> Self:
+        """``self <op>= other`` on the nominal and on the replicas."""
+        mine = self._replica_hist()
+        if isinstance(other, bh.Histogram):
+            theirs = other._replica_hist() if isinstance(other, Hist) else None
+            k_mine, k_theirs = self.n_replicas, getattr(other, "n_replicas", 0)
+            if name in {"__imul__", "__itruediv__"} and (mine is not None or theirs is not None):
+                msg = "Hist: a histogram with replicas is multiplied or divided by numbers only"
+                raise TypeError(msg)
+            if k_mine != k_theirs:
+                msg = (
+                    f"Hist: cannot combine histograms with {k_mine} and {k_theirs} replicas "
+                    "(fill both with the same number, or neither)"
+                )
+                raise ValueError(msg)
+            getattr(super(), name)(other)
+            if mine is not None:
+                getattr(mine, name)(theirs)
+            return self
+        getattr(super(), name)(other)
+        if mine is not None:
+            getattr(mine, name)(other)
+        return self
+
+    def __iadd__(self, other: Any) -> Self:  # type: ignore[misc]
+        return self._inplace("__iadd__", other)
+
+    def __isub__(self, other: Any) -> Self:  # type: ignore[misc]
+        return self._inplace("__isub__", other)
+
+    def __imul__(self, other: Any) -> Self:  # type: ignore[misc]
+        return self._inplace("__imul__", other)
+
+    def __itruediv__(self, other: Any) -> Self:  # type: ignore[misc]
+        return self._inplace("__itruediv__", other)
+
+    def __rtruediv__(self, other: Any) -> Self:
+        if self._replica_hist() is not None:
+            msg = "Hist: dividing by a histogram with replicas is not supported"
+            raise TypeError(msg)
+        return super().__rtruediv__(other)
+
+    # ---- comparisons, from dctrgan.stats
+
+    def chi2(self, other: Any, *, flow: bool = False) -> tuple[float, int]:
+        """``(chi2, ndf)`` of the shapes of this histogram and ``other`` (same axes).
+
+        Uses the sums of squared weights of both; see :func:`dctrgan.stats.chi2_test`.
+        """
+        return stats.chi2_test(self, other, flow=flow)
+
+    def ks(self, other: Any, *, flow: bool = False) -> stats.KSTest:
+        """Weighted Kolmogorov-Smirnov distance to ``other`` (1-D, same axis), with a p-value.
+
+        See :func:`dctrgan.stats.ks_test` (effective entries, conservative when binned).
+        """
+        return stats.ks_test(self, other, flow=flow)
 
     def separation_power(self, other: Any) -> float:
         """Separation power ``<S^2>`` to ``other`` (any uhi histogram, same axes).

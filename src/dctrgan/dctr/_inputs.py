@@ -11,6 +11,7 @@ weights, and the weighted AUC of the diagnostics.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -55,6 +56,8 @@ __all__ = (
     "weight_product",
     "weighted_auc",
 )
+
+log = logging.getLogger(__name__)
 
 Container = Literal["numpy", "torch", "awkward"]
 
@@ -275,6 +278,10 @@ def _refit_error(label: str) -> ValueError:
 def sample_weight(events: Any, given: Any, n: int, what: str) -> np.ndarray:
     """``(n,)`` float64 sample weights: ``given``, else the events' ``weight`` field, else ones.
 
+    Weights may be negative or zero (NLO generators give 10-30 % negative weights):
+    every event is kept, and the sample stands for the signed density ``sum w
+    delta(x - x_i)``. The sample as a whole must have a positive total.
+
     Args:
         events: the events.
         given: the weights given (``None``: the events' ``weight`` field, else ones).
@@ -282,9 +289,10 @@ def sample_weight(events: Any, given: Any, n: int, what: str) -> np.ndarray:
         what: the argument that gives the weights, ``"real_weight"`` or ``"fake_weight"``.
 
     Raises:
-        ValueError: for a wrong length, weights that are not finite and positive, or
-            events whose ``weight`` holds DCTR weights already (a ``dctr_weight`` field,
-            written by :meth:`dctrgan.DCTR.attach`) and no ``given`` weights.
+        ValueError: for a wrong length, non-finite (NaN, inf) weights, weights that
+            are all <= 0 or sum to <= 0, or events whose ``weight`` holds DCTR weights
+            already (a ``dctr_weight`` field, written by :meth:`dctrgan.DCTR.attach`)
+            and no ``given`` weights.
     """
     fields = events.fields if isinstance(events, ak.Array) else []
     if given is None and WEIGHT_FIELDS[1] in fields:
@@ -299,14 +307,24 @@ def sample_weight(events: Any, given: Any, n: int, what: str) -> np.ndarray:
     if w.shape != (n,):
         msg = f"{what}: expected shape ({n},) (one weight per event), got {w.shape}"
         raise ValueError(msg)
-    bad = ~(np.isfinite(w) & (w > 0))
+    bad = ~np.isfinite(w)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
+        msg = f"{what}: {int(bad.sum())} weight(s) not finite, first {w[first]} at event {first}"
+        raise ValueError(msg)
+    negative = int(np.count_nonzero(w < 0))
+    if not (w > 0).any():
+        kind = "all-negative input weights" if negative == n else "no positive weight"
+        msg = f"{what}: {kind}: all {n} weights are <= 0 ({negative} negative); nothing to fit"
+        raise ValueError(msg)
+    if not w.sum() > 0:
         msg = (
-            f"{what}: {int(bad.sum())} weight(s) not finite and positive, first {w[first]} at "
-            f"event {first}; DCTR needs positive sample weights (drop events with weight <= 0)"
+            f"{what}: the weights sum to {w.sum():.6g} <= 0 ({negative} of {n} negative): "
+            "the sample has no positive total to reweight"
         )
         raise ValueError(msg)
+    if negative:
+        log.info("%s: %d of %d weights negative (%.3g%%)", what, negative, n, 100 * negative / n)
     return w
 
 
@@ -345,7 +363,7 @@ class Sample:
     Attributes:
         inputs: ``inputs(index)`` builds the network's input batch for events ``index``.
         target: ``(N,)`` float32 labels, 1 real, 0 fake.
-        weight: ``(N,)`` float64 sample weights as given (positive).
+        weight: ``(N,)`` float64 sample weights as given (finite, any sign).
         is_real: ``(N,)`` bool.
         feature_names: the names of the MLP's features, where known.
         n_features: the number of the MLP's features (0 for the low-level models).

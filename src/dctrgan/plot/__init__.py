@@ -24,6 +24,12 @@ DCTRGAN (Diefenbacher et al.):
 - :func:`correlations` -- differences of weighted correlation matrices (Fig. 7);
 - :func:`summary` -- ``<S^2>``, its ratio and ``r`` over all observables (Fig. 8).
 
+Checks of a weighting:
+
+- :func:`reliability` -- weighted reliability (calibration) diagram of a classifier;
+- :func:`compare` draws the reweighting uncertainty of histograms filled with
+  replicas (:meth:`dctrgan.Hist.fill` with ``replicas=``) as hatched bands.
+
 Erdmann et al. (WGAN and refiner):
 
 - :func:`patterns` -- 9 x 9 station footprints on their hexagonal grid (Fig. 2);
@@ -54,6 +60,7 @@ from dctrgan.plot.airshower import (
 from dctrgan.plot.curves import losses
 from dctrgan.plot.histograms import compare, comparison, summary
 from dctrgan.plot.toys import density
+from dctrgan.plot.validation import reliability
 from dctrgan.plot.weighting import correlations, weights, weights_scatter
 
 __all__ = (
@@ -65,6 +72,7 @@ __all__ = (
     "label_vs_reconstructed",
     "losses",
     "patterns",
+    "reliability",
     "require",
     "summary",
     "traces",

@@ -28,6 +28,7 @@ from dctrgan.plot._style import (
     style,
     vector,
 )
+from dctrgan.plot.validation import reweighting_band
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -43,6 +44,7 @@ class _Binned:
     variances: np.ndarray
     s2: float = math.nan
     r: float = math.nan
+    reweighting: np.ndarray | None = None  # per-bin spread of the replicas, if any
 
 
 def _is_hist(h: Any) -> bool:
@@ -93,7 +95,9 @@ def _from_histograms(
         if i > 0:
             s2 = stats.separation_power(reference, h)
             r = stats.uncertainty_ratio_hist(h, reference)
-        binned.append(_Binned(np.asarray(h.values(), np.float64), np.asarray(variances), s2, r))
+        spread = h.reweighting_uncertainty() if getattr(h, "n_replicas", 0) >= 2 else None
+        values = np.asarray(h.values(), np.float64)
+        binned.append(_Binned(values, np.asarray(variances), s2, r, spread))
     return edges, binned
 
 
@@ -128,6 +132,20 @@ def _from_arrays(
     return edges, binned
 
 
+def _bands(
+    binned: list[_Binned], edges: np.ndarray, d_ref: np.ndarray
+) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+    """Reweighting uncertainty of each model with replicas, as densities and as ratios."""
+    out = []
+    for i, b in enumerate(binned[1:]):
+        if b.reweighting is not None and b.values.sum() > 0:
+            density = b.reweighting / (b.values.sum() * np.diff(edges))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                ratio = np.where(d_ref > 0, density / d_ref, np.nan)
+            out.append((i, (density, ratio)))
+    return out
+
+
 def _density(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
     total = counts.sum()
     return counts / (total * np.diff(edges)) if total > 0 else np.zeros_like(counts)
@@ -160,6 +178,10 @@ def compare(
     another 1-D uhi histogram with ``Weight()`` storage), all are compared on its
     bins: samples are filled into them, ``<S^2>`` comes from the bin contents and
     ``r`` from :meth:`dctrgan.Hist.uncertainty_ratio` (entries at bin centres).
+    A model :class:`dctrgan.Hist` filled with ``replicas=`` (two or more) gets a
+    hatched band in its colour, in both panels: its reweighting uncertainty
+    (:meth:`dctrgan.Hist.reweighting_uncertainty`, the spread of the replicas), beside
+    the grey statistical band of the reference.
 
     Args:
         reference: ``(N,)`` values of the observable in the reference sample, or a histogram.
@@ -223,14 +245,21 @@ def compare(
                 label=f"{names[i + 1]} {metrics(b.s2, b.r)}",
                 **common,
             )
+        bands = _bands(binned, edges, d_ref)
+        for i, band_i in bands:
+            color = MODEL_COLORS[i % len(MODEL_COLORS)]
+            label_i = "Reweighting uncertainty" if i == bands[0][0] else None
+            reweighting_band(ax, edges, densities[i], band_i[0], color, label=label_i)
         size = legend_size()
         top = max(float(np.max(d, initial=0.0)) for d in (d_ref, *densities))
-        room = headroom(len(inputs), 6.4, size)
+        room = headroom(len(inputs) + bool(bands), 6.4, size)
         ax.set_ylim(0, max(top, 1e-300) / (1 - room - 0.04))
         ax.set_ylabel("Normalized to unity")
         ax.legend(loc="upper left", fontsize=size)
         ax.tick_params(labelbottom=False)
         rax.stairs(1 + band, edges, baseline=1 - band, fill=True, color="0.85", linewidth=0)
+        for i, band_i in bands:
+            reweighting_band(rax, edges, ratios[i], band_i[1], MODEL_COLORS[i % len(MODEL_COLORS)])
         rax.axhline(1.0, color="0.3", linewidth=1)
         for i, ratio in enumerate(ratios):
             mplhep.histplot(

@@ -4,12 +4,17 @@ Separation power (DCTRGAN eq. 15), effective entries, the uncertainty ratio ``r`
 of DCTRGAN sec. II B (eqs. 6-9), and weighted means, variances and correlation
 matrices. Every function takes plain arrays or any uhi histogram (hist,
 boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as methods.
+Tests between two samples: a chi-square and a Kolmogorov-Smirnov test of two weighted
+histograms (:func:`chi2_test`, :func:`ks_test`), and an independent classifier trained
+and scored on held-out folds (:func:`classifier_test`: weighted AUC with a bootstrap
+interval, and ``ln 2 - BCE``); :func:`calibration_curve` for reliability diagrams.
 
 Weights may be negative (NLO generators produce them) as long as their sum is
 positive; they must be finite.
 
 Every comparison of two histograms (:func:`separation_power`, :func:`histogram_ratio`,
-:func:`uncertainty_ratio_hist`, :func:`statistical_floor_hist`) first checks that
+:func:`uncertainty_ratio_hist`, :func:`statistical_floor_hist`, :func:`chi2_test`,
+:func:`ks_test`) first checks that
 their axes match and raises a ``ValueError`` naming the axis and what differs: the
 number of axes, the bin edges (equal to 1e-12 of the axis's largest ``|edge|``), the
 categories of a category axis (in order), a category axis against a numeric one, and
@@ -18,12 +23,20 @@ axis with the same edges match: the numbers depend on the edges only."""
 
 from __future__ import annotations
 
+from dctrgan.stats.binned import (
+    CalibrationCurve,
+    KSTest,
+    calibration_curve,
+    chi2_test,
+    ks_test,
+)
 from dctrgan.stats.comparison import (
     histogram_ratio,
     separation_power,
     statistical_floor,
     statistical_floor_hist,
 )
+from dctrgan.stats.two_sample import ClassifierTest, classifier_test, weighted_auc
 from dctrgan.stats.weighted import (
     effective_counts,
     effective_entries,
@@ -35,14 +48,22 @@ from dctrgan.stats.weighted import (
 )
 
 __all__ = (
+    "CalibrationCurve",
+    "ClassifierTest",
+    "KSTest",
+    "calibration_curve",
+    "chi2_test",
+    "classifier_test",
     "effective_counts",
     "effective_entries",
     "histogram_ratio",
+    "ks_test",
     "separation_power",
     "statistical_floor",
     "statistical_floor_hist",
     "uncertainty_ratio",
     "uncertainty_ratio_hist",
+    "weighted_auc",
     "weighted_correlation",
     "weighted_mean",
     "weighted_variance",

@@ -141,7 +141,10 @@ def sample(x: npt.ArrayLike, who: str, name: str) -> FloatArray:
 
 
 def weights_of(w: npt.ArrayLike | None, n: int, who: str, name: str) -> FloatArray:
-    """Weights of ``n`` events as float64 (ones if ``None``), checked for shape and sum."""
+    """Weights of ``n`` events as float64 (ones if ``None``), checked for shape and sum.
+
+    Weights may have either sign (NLO generators); they must be finite and their sum
+    positive (``ValueError`` otherwise, naming ``name``)."""
     if w is None:
         return np.ones(n, dtype=np.float64)
     a = np.asarray(w, dtype=np.float64)
@@ -153,7 +156,8 @@ def weights_of(w: npt.ArrayLike | None, n: int, who: str, name: str) -> FloatArr
         msg = f"{who}: {int(bad.sum())} non-finite weight(s) in {name!r}"
         raise ValueError(msg)
     if not a.sum() > 0:
-        msg = f"{who}: the weights {name!r} do not have a positive sum ({a.sum()!r})"
+        kind = "all-negative weights, " if (a < 0).all() else ""
+        msg = f"{who}: the weights {name!r} do not have a positive sum ({kind}{float(a.sum())!r})"
         raise ValueError(msg)
     return a
 

@@ -40,12 +40,19 @@ def separation_power(
         weights1: per-event weights of the sample ``h1`` (with ``bins``).
         weights2: per-event weights of the sample ``h2`` (with ``bins``).
 
+    Signed weights (NLO generators) are summed per bin as they are. A bin empty
+    in both histograms adds nothing (``p1 + p2 = 0``); a bin whose normalized
+    content is negative (below ``-1e-12``, rounding) is an error, not a number:
+    there the formula is no distance (a negative term, or one that diverges as
+    ``p1 + p2 -> 0``). Merge bins or add events until every bin is non-negative.
+
     Returns:
         The separation power, in [0, 1].
 
     Raises:
         ValueError: if the axes of two histograms differ (module docstring), the
-            shapes differ or a histogram is empty.
+            shapes differ, a histogram is empty or has no positive total, or a bin
+            of either has negative content (signed weights), naming the first.
 
     References:
         DCTRGAN (Diefenbacher et al.), eq. 15.
@@ -67,10 +74,31 @@ def separation_power(
     if s1 <= 0 or s2 <= 0:
         msg = "separation_power: a histogram has no (positive) content"
         raise ValueError(msg)
-    p1, p2 = c1 / s1, c2 / s2
+    p1, p2 = _non_negative(c1 / s1, "h1"), _non_negative(c2 / s2, "h2")
     total = p1 + p2
-    nonzero = total > 0
+    nonzero = total > 0  # bins empty in both (p1 = p2 = 0) add nothing
     return float(0.5 * np.sum((p1[nonzero] - p2[nonzero]) ** 2 / total[nonzero]))
+
+
+#: Normalized bin contents down to this (rounding of cancelling signed weights) count as 0.
+ROUNDING = 1e-12
+
+
+def _non_negative(p: FloatArray, name: str, who: str = "separation_power") -> FloatArray:
+    """Normalized contents ``p``, or a ValueError for a bin below zero: with signed
+    weights a bin can sum to a negative content, where ``(p1 - p2)^2 / (p1 + p2)`` is no
+    measure of a difference (its terms turn negative or blow up near ``p1 + p2 = 0``)."""
+    negative = p < -ROUNDING
+    if negative.any():
+        first = int(np.flatnonzero(negative.ravel())[0])
+        where = np.unravel_index(first, p.shape) if p.ndim > 1 else first
+        msg = (
+            f"{who}: {name} has {int(negative.sum())} bin(s) with negative "
+            f"content (signed weights), first bin {where}: {p.ravel()[first]:.3g} of the "
+            "total; S^2 needs non-negative bins: use coarser bins or more events"
+        )
+        raise ValueError(msg)
+    return np.maximum(p, 0.0)
 
 
 def histogram_ratio(
@@ -149,29 +177,66 @@ def statistical_floor(bins: int, n1: float, n2: float) -> float:
     return (b - 1) / 4 * inverse
 
 
-def statistical_floor_hist(h1: Any, h2: Any) -> float:
+def statistical_floor_hist(h1: Any, h2: Any, *, method: str = "n_eff") -> float:
     """:func:`statistical_floor` for the :func:`separation_power` of two histograms.
 
-    ``B`` is the number of bins with entries in either histogram, ``n1`` and ``n2``
-    their effective entries (:func:`effective_entries`; no flow bins, as in ``S^2``).
+    ``method="n_eff"``: ``B`` is the number of bins with entries in either histogram,
+    ``n1`` and ``n2`` their effective entries (:func:`effective_entries`; no flow
+    bins, as in ``S^2``): exact for weights that do not depend on the observable.
+    ``method="bins"``: the first-order expectation bin by bin from the sums of
+    weights ``S_b`` and of squared weights ``V_b``,
+    ``1/2 sum_b (Var p1_b + Var p2_b) / (p1_b + p2_b)`` with
+    ``Var p_b = ((1 - p_b)^2 V_b + p_b^2 (V - V_b)) / S^2`` (``S``, ``V`` the totals),
+    which is :func:`statistical_floor` for unit weights and stays right for weights
+    that depend on the observable, signed ones included: for ``+-1`` weights of
+    ``(1 + a) N(0, 1) - a N(0, 1/2)`` (``a = 1/2``) times their ratio to ``N(0, 1)``,
+    30 bins, ``10^5`` events each, the mean ``S^2`` of 200 pairs is ``3.38e-4``;
+    ``"bins"`` gives ``3.47e-4``, ``"n_eff"`` ``5.82e-4``.
 
     Args:
         h1: uhi histogram with ``Weight()`` storage (or unweighted counts).
         h2: the same, with the same axes (checked as in the module docstring).
+        method: ``"n_eff"`` or ``"bins"``.
 
     Returns:
         The expected ``<S^2>`` of two samples of one distribution of these sizes.
 
     Raises:
         ValueError: if the axes differ, a histogram lacks its sum of squared
-            weights, or either has no entries.
+            weights, either has no entries, an unknown ``method``, or (``"bins"``)
+            a histogram with no positive total or a negative bin (as
+            :func:`separation_power`).
     """
     who = "statistical_floor_hist"
+    if method not in ("n_eff", "bins"):
+        msg = f"{who}: method must be 'n_eff' or 'bins', got {method!r}"
+        raise ValueError(msg)
     check_axes(h1, h2, who)
     v1, v2 = hist_variances(h1, who), hist_variances(h2, who)
     for name, v in (("h1", v1), ("h2", v2)):
         if not (v > 0).any():
             msg = f"{who}: the histogram {name!r} has no entries"
             raise ValueError(msg)
+    if method == "bins":
+        return _floor_by_bins(hist_values(h1), v1, hist_values(h2), v2, who)
     bins = int(np.count_nonzero((v1 > 0) | (v2 > 0)))
     return statistical_floor(bins, effective_entries(h1), effective_entries(h2))
+
+
+def _floor_by_bins(
+    s1: FloatArray, v1: FloatArray, s2: FloatArray, v2: FloatArray, who: str
+) -> float:
+    """The ``"bins"`` floor of :func:`statistical_floor_hist` from the sums of weights and
+    of squared weights of two histograms."""
+    variances, normalized = [], []
+    for name, s, v in (("h1", s1, v1), ("h2", s2, v2)):
+        total = float(s.sum())
+        if not total > 0:
+            msg = f"{who}: the histogram {name!r} has no positive total ({total!r})"
+            raise ValueError(msg)
+        p = _non_negative(s / total, name, who)
+        variances.append(((1 - p) ** 2 * v + p**2 * (v.sum() - v)) / total**2)
+        normalized.append(p)
+    both = normalized[0] + normalized[1]
+    nonzero = both > 0
+    return float(0.5 * np.sum((variances[0] + variances[1])[nonzero] / both[nonzero]))

@@ -34,6 +34,9 @@ __all__ = (
 def effective_entries(h_or_weights: Any, *, flow: bool = False) -> float:
     """Kish effective number of entries ``(sum w)^2 / sum w^2``.
 
+    With signed weights the cancellation shows: a fraction ``f`` of weights ``-1``
+    among ``+1`` leaves ``N (1 - 2 f)^2`` effective entries (``N / 4`` at 25 %).
+
     Args:
         h_or_weights: per-event weights, shape (N,); or a uhi histogram that knows
             its sum of squared weights (``Weight()`` storage, or an unweighted
@@ -59,7 +62,8 @@ def effective_counts(h: Any, *, flow: bool = False) -> FloatArray:
     """Per-bin effective number of entries ``(sum w)^2 / sum w^2``.
 
     ``h.counts()`` of hist / boost-histogram returns ``sum w`` for a ``Weight()``
-    storage, not this.
+    storage, not this. With signed weights a bin's ``sum w`` may be negative, its
+    effective count is still ``>= 0``: a bin of ``+1, +1, -1`` has ``1 / 3``.
 
     Args:
         h: a uhi histogram with ``Weight()`` storage (or unweighted counts).
@@ -87,7 +91,8 @@ def _sigma_of_mean(x: FloatArray, w: FloatArray) -> float:
 
     ``Var = sum w_i^2 (x_i - xbar)^2 / (sum w_i)^2``, DCTRGAN eqs. 7-8 with the
     integrals replaced by sums and the weights normalized to ``sum w = N``
-    (eq. 10); for unit weights this is ``Var(x) / N``.
+    (eq. 10); for unit weights this is ``Var(x) / N``. The linearized variance of
+    the ratio ``sum w x / sum w``, it holds for weights of either sign (``w^2``).
     """
     sw = float(w.sum())
     mean = float(np.sum(w * x)) / sw  # np.sum, not np.dot: BLAS threads are slow on 1-D
@@ -109,7 +114,9 @@ def uncertainty_ratio(
     ``xbar`` its own weighted mean. This is invariant under a rescaling of either
     set of weights. ``r^2`` is the factor ``N_model / N_ref`` of eq. 9 at equal
     sample sizes; for unit weights and the same distribution,
-    ``r = sqrt(N_ref / N_model)`` up to sampling fluctuations.
+    ``r = sqrt(N_ref / N_model)`` up to sampling fluctuations. Signed weights enter
+    through ``w^2``: negative weights raise ``r`` (they cancel in ``sum w``, not in
+    ``sum w^2``).
 
     Args:
         x_model: (N_model,) observable values of the model (e.g. fast) sample.
@@ -214,7 +221,7 @@ def weighted_mean(
 
     Args:
         x: samples; events along ``axis``, e.g. (N,) or (N, d).
-        w: (N,) weights, or ``None`` for unit weights.
+        w: (N,) weights of either sign with a positive sum, or ``None`` for unit weights.
         axis: the event axis of ``x``.
 
     Returns:
@@ -232,23 +239,42 @@ def weighted_variance(
 ) -> FloatArray | float:
     """Weighted variance ``sum w (x - xbar)^2 / sum w`` along the event axis.
 
-    The biased (population, ``ddof=0``) form, as ``numpy.var``'s default.
+    The biased (population, ``ddof=0``) form, as ``numpy.var``'s default. With
+    signed weights it estimates the variance of the signed density ``sum w
+    delta(x - x_i)``, with the precision of ``n_eff = (sum w)^2 / sum w^2`` events
+    (:func:`effective_entries`), not ``N``; where cancellations leave it negative,
+    which no variance is, it raises rather than return the number.
 
     Args:
         x: samples; events along ``axis``, e.g. (N,) or (N, d).
-        w: (N,) weights, or ``None`` for unit weights.
+        w: (N,) weights of either sign with a positive sum, or ``None`` for unit weights.
         axis: the event axis of ``x``.
 
     Returns:
         A float for 1-D ``x``, else the array of the remaining shape, e.g. (d,).
 
     Raises:
-        ValueError: for an empty or non-finite ``x`` or bad weights.
+        ValueError: for an empty or non-finite ``x``, bad weights, or signed weights
+            that give a negative variance.
     """
     a, wa = _moved(x, w, axis, "weighted_variance")
     sw = wa.sum()
     dx = a - np.tensordot(wa, a, axes=1) / sw
-    return squeeze(np.tensordot(wa, dx * dx, axes=1) / sw)
+    variance = np.tensordot(wa, dx * dx, axes=1) / sw
+    _check_signed_variance(np.atleast_1d(variance), "weighted_variance")
+    return squeeze(variance)
+
+
+def _check_signed_variance(variance: FloatArray, who: str) -> None:
+    """A ValueError for a negative variance (only signed weights give one)."""
+    negative = variance < 0
+    if negative.any():
+        first = int(np.flatnonzero(negative.ravel())[0])
+        msg = (
+            f"{who}: the signed weights give a negative variance ({variance.ravel()[first]:.3g}, "
+            f"column {first}): their cancellations leave too few effective entries"
+        )
+        raise ValueError(msg)
 
 
 def weighted_correlation(x: npt.ArrayLike, w: npt.ArrayLike | None = None) -> FloatArray:
@@ -262,8 +288,13 @@ def weighted_correlation(x: npt.ArrayLike, w: npt.ArrayLike | None = None) -> Fl
         (d, d) symmetric matrix with unit diagonal; rows and columns of a
         constant column are ``nan``.
 
+    Signed weights give the correlation of the signed density; where their
+    cancellations leave a negative variance or a correlation beyond ``[-1, 1]``
+    (an indefinite covariance) it raises instead of clipping.
+
     Raises:
-        ValueError: if ``x`` is not 2-D, is empty or non-finite, or for bad weights.
+        ValueError: if ``x`` is not 2-D, is empty or non-finite, for bad weights, or
+            for signed weights that give a negative variance or ``|corr| > 1``.
 
     References:
         DCTRGAN (Diefenbacher et al.), Fig. 7.
@@ -277,10 +308,21 @@ def weighted_correlation(x: npt.ArrayLike, w: npt.ArrayLike | None = None) -> Fl
     sw = wa.sum()
     dx = a - (wa @ a) / sw
     cov = (dx * wa[:, None]).T @ dx / sw
+    signed = bool((wa < 0).any())
+    if signed:
+        _check_signed_variance(np.diag(cov), who)
     sd = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     corr: FloatArray = np.full(cov.shape, np.nan, dtype=np.float64)
     ok = sd > 0
     corr[np.ix_(ok, ok)] = cov[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    beyond = np.abs(corr[np.ix_(ok, ok)]) > 1 + 1e-9
+    if signed and beyond.any():  # an indefinite covariance; non-negative weights cannot
+        i, j = np.flatnonzero(ok)[np.argwhere(beyond)[0]]
+        msg = (
+            f"{who}: the signed weights give a correlation {corr[i, j]:.4g} of columns {i} "
+            f"and {j}, beyond [-1, 1]: their cancellations leave too few effective entries"
+        )
+        raise ValueError(msg)
     corr[np.ix_(ok, ok)] = np.clip(corr[np.ix_(ok, ok)], -1.0, 1.0)
     np.fill_diagonal(corr, np.where(ok, 1.0, np.nan))
     return corr

@@ -32,7 +32,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import torch
@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 from dctrgan.training.chores import autocast, to_device
 
 __all__ = (
+    "ClassifierLoss",
     "Loader",
     "averaged",
     "classifier_step",
@@ -51,6 +52,7 @@ __all__ = (
     "predict",
     "train",
     "train_steps",
+    "weighted_loss",
 )
 
 log = logging.getLogger(__name__)
@@ -271,33 +273,85 @@ def _call(model: nn.Module, inputs: Any) -> torch.Tensor:
     return out
 
 
+#: The losses of :func:`classifier_step` and :func:`evaluate_classifier`.
+ClassifierLoss = Literal["auto", "bce", "brier"]
+
+
+def _check_loss(loss: str, who: str) -> None:
+    if loss not in ("auto", "bce", "brier"):
+        msg = f"{who}: loss must be 'auto', 'bce' or 'brier', got {loss!r}"
+        raise ValueError(msg)
+
+
+def weighted_loss(
+    logit: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, loss: str
+) -> torch.Tensor:
+    """Per-event weighted loss of a binary classifier, ``(B,)``: ``w * BCE(logit, y)``
+    (``"bce"``) or ``w * (y - sigmoid(logit))^2`` (``"brier"``).
+
+    Both are proper scoring rules: over events of (signed) densities ``p`` (real,
+    ``y = 1``) and ``q`` (fake, ``y = 0``) their expectation is smallest at
+    ``h = p / (p + q)`` wherever ``p + q > 0``. With negative weights only the Brier
+    loss stays bounded below per event: a negative-weight event adds
+    ``-|w| log h`` to BCE, which a flexible network sends to ``-inf`` by driving its
+    own ``h`` to 0 or 1, while ``(y - h)^2`` stays in ``[0, 1]``.
+    """
+    if loss == "brier":
+        return weight * (target - torch.sigmoid(logit)) ** 2
+    return F.binary_cross_entropy_with_logits(logit, target, reduction="none") * weight
+
+
 def classifier_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, *, mixed_precision: bool = False
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    *,
+    mixed_precision: bool = False,
+    loss: ClassifierLoss = "auto",
 ) -> Step:
-    """The step of a binary classifier trained with weighted binary cross entropy.
+    """The step of a binary classifier trained with a weighted proper loss.
 
     Batches are ``(inputs, target, weight)``: ``inputs`` a tensor or a tuple of the
     model's arguments, ``target`` ``(B,)`` in {0, 1}, ``weight`` ``(B,)``. The loss
-    is ``mean(weight * BCE(logit, target))``: with weights normalized to mean 1
-    over the training set, each batch is an unbiased estimate of the weighted loss.
-    With ``mixed_precision`` the forward pass runs under :func:`autocast`.
+    is ``mean(weight * l(logit, target))`` (:func:`weighted_loss`): with weights
+    normalized to mean 1 over the training set, each batch is an unbiased estimate
+    of the weighted loss. With ``mixed_precision`` the forward pass runs under
+    :func:`autocast`.
+
+    Args:
+        model: the classifier, ``model(inputs) -> (B,)`` logits; ``optimizer`` its optimizer.
+        mixed_precision: run the forward pass in bfloat16 mixed precision.
+        loss: ``"bce"`` (binary cross entropy), ``"brier"`` (squared error of
+            ``sigmoid(logit)``: bounded with negative weights), or ``"auto"``: BCE
+            while every weight seen is non-negative (bit-identical to ``"bce"``
+            then), Brier from the first batch that carries a negative weight on. A
+            sample with a fraction ``f`` of negative weights shows one in its first
+            batch with probability ``1 - (1 - f)^B``; BCE steps before it only
+            initialize the network, as both losses have the same minimizer.
 
     Returns:
         ``step(batch) -> {"train_loss": float}``.
+
+    Raises:
+        ValueError: for an unknown ``loss``.
     """
+    _check_loss(loss, "classifier_step")
+    current = "bce" if loss == "auto" else loss
 
     def step(batch: tuple[Any, torch.Tensor, torch.Tensor]) -> dict[str, float]:
+        nonlocal current
         inputs, target, weight = batch
+        if current == "bce" and loss == "auto" and bool((weight < 0).any()):
+            log.info("classifier_step: negative weights: the Brier loss from here on")
+            current = "brier"
         if not model.training:  # Module.train() walks every submodule: not on each step
             model.train()
         with autocast(target.device, mixed_precision):
             logit = _call(model, inputs).float()
-            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
-            loss = (loss * weight).mean()
+            value = weighted_loss(logit, target, weight, current).mean()
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()  # type: ignore[no-untyped-call]
+        value.backward()  # type: ignore[no-untyped-call]
         optimizer.step()
-        return {"train_loss": float(loss.detach())}
+        return {"train_loss": float(value.detach())}
 
     return step
 
@@ -377,26 +431,42 @@ def predict(
     return torch.cat(outputs) if outputs else torch.zeros(0)
 
 
-def evaluate_classifier(model: nn.Module, batches: Iterable[Any]) -> tuple[float, torch.Tensor]:
-    """Weighted binary cross entropy and the logits of a classifier over ``(inputs, target,
-    weight)`` batches.
+def evaluate_classifier(
+    model: nn.Module, batches: Iterable[Any], *, loss: ClassifierLoss = "auto"
+) -> tuple[float, torch.Tensor]:
+    """Weighted loss and the logits of a classifier over ``(inputs, target, weight)``
+    batches.
+
+    Args:
+        model: the classifier; ``batches`` its ``(inputs, target, weight)`` batches.
+        loss: ``"bce"``, ``"brier"`` (:func:`weighted_loss`), or ``"auto"``: Brier if
+            any weight is negative (BCE can reward an overconfident network on
+            negative-weight events), else BCE.
 
     Returns:
-        ``(sum(w * BCE) / sum(w), logits (M,) on CPU)``.
+        ``(sum(w * l) / sum(w), logits (M,) on CPU)``.
+
+    Raises:
+        ValueError: for an unknown ``loss``.
     """
-    total, norm = 0.0, 0.0
+    _check_loss(loss, "evaluate_classifier")
+    totals = {"bce": 0.0, "brier": 0.0}
+    norm, negative = 0.0, False
     logits = []
     was_training = model.training
     model.eval()
     with torch.inference_mode():
         for inputs, target, weight in batches:
             logit = _call(model, inputs)
-            loss = F.binary_cross_entropy_with_logits(logit, target, reduction="none")
-            total += float((loss * weight).sum())
+            for name in totals:
+                if loss in ("auto", name):
+                    totals[name] += float(weighted_loss(logit, target, weight, name).sum())
             norm += float(weight.sum())
+            negative = negative or bool((weight < 0).any())
             logits.append(logit.float().cpu())
     model.train(was_training)
-    return total / max(norm, 1e-300), torch.cat(logits) if logits else torch.zeros(0)
+    chosen = loss if loss != "auto" else ("brier" if negative else "bce")
+    return totals[chosen] / max(norm, 1e-300), torch.cat(logits) if logits else torch.zeros(0)
 
 
 def train_steps(
