@@ -467,13 +467,15 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         """
         return stats.separation_power(self, other)
 
-    def statistical_floor(self, other: Any) -> float:
+    def statistical_floor(self, other: Any, *, method: str = "n_eff") -> float:
         """Expected ``<S^2>`` to ``other`` were both samples of one distribution.
 
-        Bins with entries in either histogram and the effective entries of each;
-        see :func:`dctrgan.stats.statistical_floor_hist`.
+        ``method="n_eff"``: bins with entries in either histogram and the effective
+        entries of each; ``"bins"``: bin by bin from the sums of weights and of their
+        squares (better where the weights depend on the observable, as signed weights
+        do); see :func:`dctrgan.stats.statistical_floor_hist`.
         """
-        return stats.statistical_floor_hist(self, other)
+        return stats.statistical_floor_hist(self, other, method=method)
 
     def effective_entries(self, *, flow: bool = False) -> float:
         """``(sum w)^2 / sum w^2`` over the bins (with the flow bins if ``flow``).

@@ -19,6 +19,7 @@ from dctrgan.training.chores import (
     to_device,
 )
 from dctrgan.training.loop import (
+    ClassifierLoss,
     Loader,
     Step,
     averaged,
@@ -28,9 +29,11 @@ from dctrgan.training.loop import (
     predict,
     train,
     train_steps,
+    weighted_loss,
 )
 
 __all__ = (
+    "ClassifierLoss",
     "Loader",
     "Step",
     "autocast",
@@ -50,4 +53,5 @@ __all__ = (
     "to_device",
     "train",
     "train_steps",
+    "weighted_loss",
 )
