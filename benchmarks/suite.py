@@ -30,6 +30,7 @@ BENCHMARKS = (
     "voxelize",
     "dctr_quality",
     "dctr_vs_hepml",
+    "replicas",
     "gan_toys",
     "wgan_patterns",
     "calo_gan",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,8 +49,12 @@ __all__ = (
     "Folds",
     "Run",
     "build_classifier",
+    "calibrate_fold",
+    "checked",
     "fit_fold",
     "fit_folds",
+    "fold_log_weight",
+    "load_folds",
     "predict_logits",
 )
 
@@ -107,6 +111,7 @@ class Folds:
         history: the losses per epoch, the folds one after the other (and ``"fold"``
             with ``folds > 1``).
         seen: the training and validation events of each fold (sorted indices).
+        splits: the training and validation events of each fold, apart.
         heldout_fold: with ``folds > 1``, the fold each fake event was held out of.
         oof_log_weight: with ``folds > 1``, the out-of-fold log-weights of the fake events.
     """
@@ -118,6 +123,7 @@ class Folds:
     seen: list[np.ndarray]
     heldout_fold: np.ndarray | None
     oof_log_weight: np.ndarray | None
+    splits: list[tuple[np.ndarray, np.ndarray]] = dataclasses.field(default_factory=list)
 
 
 def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> nn.Module:
@@ -129,6 +135,22 @@ def build_classifier(c: Config, n_features: int, geometry: Geometry | None) -> n
     if c.model == "cnn3d":
         return Conv3dClassifier(shape, c.width, c.hidden)
     return DeepSetsClassifier(shape, (c.width, c.width), c.hidden)
+
+
+def load_folds(
+    c: Config, states: Any, n_features: int, geometry: Geometry | None, device: torch.device
+) -> list[nn.Module]:
+    """The fold classifiers of a model file's state dicts, on ``device`` in eval mode.
+
+    Raises:
+        TypeError, RuntimeError, ...: for states that do not fit the config.
+    """
+    models = []
+    for state in states:
+        model = build_classifier(c, n_features, geometry)
+        model.load_state_dict(state)
+        models.append(model.to(device).eval())
+    return models
 
 
 def fit_folds(c: Config, sample: Sample, run: Run) -> Folds:
@@ -150,11 +172,13 @@ def fit_folds(c: Config, sample: Sample, run: Run) -> Folds:
     fold = np.concatenate([fold_labels(n_real, c.folds, rng), fold_labels(n_fake, c.folds, rng)])
     fits: list[Fold] = []
     seen: list[np.ndarray] = []
+    splits: list[tuple[np.ndarray, np.ndarray]] = []
     history: dict[str, list[float]] = {}
     for j in range(c.folds):
         pool = np.flatnonzero(fold != j) if c.folds > 1 else np.arange(len(fold))
         train_index, val_index = split(pool, is_real, c.validation, c.folds, rng)
         seen.append(np.union1d(train_index, val_index))
+        splits.append((train_index, val_index))
         label = f" fold {j + 1}/{c.folds}" if c.folds > 1 else ""
         fold_run = dataclasses.replace(run, desc=run.desc + label, seed=run.seed + j)
         result = fit_fold(c, sample, train_index, val_index, rng, fold_run)
@@ -192,6 +216,7 @@ def fit_folds(c: Config, sample: Sample, run: Run) -> Folds:
         seen=seen,
         heldout_fold=heldout_fold,
         oof_log_weight=oof,
+        splits=splits,
     )
 
 
@@ -269,7 +294,7 @@ def fit_fold(
     temperature, offset, neff = 1.0, 0.0, None
     if len(val_index) and (c.calibrate == "temperature" or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)
-        temperature, offset, neff = _calibrate(c, sample, val_index, scaled, logit)
+        temperature, offset, neff = calibrate_fold(c, sample, val_index, scaled, logit)
         log.info(
             "%s: temperature %.4g, log-weight offset %.4g, validation n_eff/N %.3g",
             run.desc,
@@ -281,7 +306,7 @@ def fit_fold(
     return Fold(model, temperature, offset, history, neff)
 
 
-def _calibrate(
+def calibrate_fold(
     c: Config, sample: Sample, val_index: np.ndarray, scaled: np.ndarray, logit: torch.Tensor
 ) -> tuple[float, float, float]:
     """Temperature, log-weight offset and ``n_eff / N`` of the fake events of a fold's
@@ -347,3 +372,40 @@ def predict_logits(
                 bar.update(min(batch_size, len(index) - start))
 
         return predict(model, counted()).numpy().astype(np.float64)
+
+
+def checked(log_w: np.ndarray) -> np.ndarray:
+    """``log_w`` (log-weights ``(N,)`` or ``(N, k)``), or a ValueError naming the first
+    event with a non-finite one."""
+    bad = ~np.isfinite(log_w)
+    if bad.any():
+        first = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
+        msg = (
+            f"events: the classifier gave {int(bad.sum())} non-finite output(s), first at "
+            f"event {first}; inputs far outside the float32 range?"
+        )
+        raise ValueError(msg)
+    return log_w
+
+
+def fold_log_weight(
+    models: Sequence[nn.Module],
+    calibration: Sequence[tuple[float, float]],
+    inputs: Callable[[np.ndarray], Any],
+    n: int,
+    kind: str,
+    run: Run,
+    fold: int | None = None,
+) -> np.ndarray:
+    """Log-weights ``(n,)`` float64 of the events ``inputs`` describes: the mean over the
+    fold classifiers ``models`` of ``logit / T + b`` (``calibration``: their ``(T, b)``),
+    or fold ``fold``'s alone (:meth:`dctrgan.DCTR.log_weight`)."""
+    index = np.arange(n, dtype=np.int64)
+    k = len(models)
+    total = np.zeros(n)
+    for j in range(k) if fold is None else [fold]:
+        desc = f"DCTR weights {j + 1}/{k}"
+        logit = predict_logits(models[j], inputs, index, kind, run.device, run.progress, desc)
+        temperature, offset = calibration[j]
+        total += logit / temperature + offset
+    return checked(total / (k if fold is None else 1))

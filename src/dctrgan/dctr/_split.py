@@ -64,4 +64,12 @@ def balance(weight: np.ndarray, index: np.ndarray, is_real: np.ndarray) -> None:
     for label in (True, False):
         members = index[is_real[index] == label]
         total = weight[members].sum()
+        if not total > 0:
+            which = "real" if label else "fake"
+            msg = (
+                f"the {which} events of a training or validation split have a weight sum of "
+                f"{total:.4g} <= 0 (signed input weights that cancel in a small split); "
+                "use more events, fewer folds or a smaller validation fraction"
+            )
+            raise ValueError(msg)
         weight[np.unique(members)] *= 0.5 * len(index) / total

@@ -12,12 +12,26 @@ from collections.abc import Mapping
 
 from dctrgan.modelfile import ModelConfig
 
-__all__ = ("DEFAULTS", "FEATURE_SETS", "MODELS", "Config", "ModelDefaults")
+__all__ = (
+    "DEFAULTS",
+    "FEATURE_SETS",
+    "MODELS",
+    "REPLICA_METHODS",
+    "Config",
+    "ModelDefaults",
+    "check_arguments",
+)
 
 MODELS = ("mlp", "cnn3d", "deepsets")
 #: ``features=`` as saved, besides a tuple of names: the named feature sets, and the
 #: marks of a function and of a ``{name: function}`` mapping (which are not saved).
 FEATURE_SETS = ("auto", "high_level", "callable", "callables")
+#: How the replicas of ``replicas=`` differ from the nominal classifier: ``"bootstrap"``,
+#: Poisson(1) event weights and a seed of their own; ``"ensemble"``, the seed only.
+REPLICA_METHODS = ("bootstrap", "ensemble")
+#: Fields added to the config after the first model files, with the values that files
+#: written before them mean.
+_LATER_FIELDS = {"fill_none": None, "replicas": 0, "replica_method": "bootstrap"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,13 +84,16 @@ class Config(ModelConfig):
     normalize: bool
     ema: float | None
     fill_none: float | None = None
+    replicas: int = 0
+    replica_method: str = "bootstrap"
 
     @classmethod
     def from_dict(cls, d: object) -> Config:
         """The config of :meth:`to_dict` output, validated; a model file written before
-        ``fill_none`` existed reads as ``fill_none=None``."""
-        if isinstance(d, Mapping) and "fill_none" not in d:
-            d = {**d, "fill_none": None}
+        ``fill_none`` existed reads as ``fill_none=None``, one written before replicas
+        existed as ``replicas=0``."""
+        if isinstance(d, Mapping):
+            d = _LATER_FIELDS | dict(d)
         return super().from_dict(d)
 
     def __post_init__(self) -> None:
@@ -113,14 +130,59 @@ class Config(ModelConfig):
                 self.fill_none is None or _finite_number(self.fill_none),
                 "None or a finite number",
             ),
+            (
+                "replicas",
+                _count(self.replicas),
+                "a non-negative int",
+            ),
+            ("replica_method", self.replica_method in REPLICA_METHODS, f"one of {REPLICA_METHODS}"),
         )
         self.check("DCTR", checks)
+        if self.replicas and self.folds > 1:
+            msg = (
+                f"DCTR: replicas={self.replicas} with folds={self.folds}: replicas of k-fold "
+                "models are not supported; use replicas= with folds=1, or folds= alone"
+            )
+            raise ValueError(msg)
         if self.calibrate == "temperature" and self.validation == 0:
             msg = (
                 "DCTR: calibrate='temperature' needs held-out events (validation > 0), "
                 "or calibrate=None"
             )
             raise ValueError(msg)
+
+
+def check_arguments(model: str, features: object) -> None:
+    """Check the arguments of :class:`dctrgan.DCTR` that the config does not keep as given:
+    ``model`` and the ``features=`` specification (functions are not saved).
+
+    Raises:
+        ValueError: for an unknown model, or features other than ``"auto"`` for a
+            low-level model.
+        TypeError: for a mapping of features that is empty or holds a non-callable.
+    """
+    if model not in MODELS:
+        msg = f"model must be one of {MODELS}, got {model!r}"
+        raise ValueError(msg)
+    if model != "mlp" and not (isinstance(features, str) and features == "auto"):
+        msg = (
+            f"features={features!r}: the low-level model {model!r} reads the hits; "
+            "features= applies to model='mlp'"
+        )
+        raise ValueError(msg)
+    if isinstance(features, Mapping) and not (
+        features and all(callable(f) for f in features.values())
+    ):
+        msg = (
+            "features: a mapping needs at least one {name: callable} item, got "
+            f"{ {k: type(f).__name__ for k, f in features.items()} }"
+        )
+        raise TypeError(msg)
+
+
+def _count(value: object) -> bool:
+    """A non-negative int (not a bool): the value of a count read from JSON or given."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _finite_number(value: object) -> bool:

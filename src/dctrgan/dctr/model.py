@@ -32,8 +32,11 @@ import torch
 from torch import nn
 
 from dctrgan.data import Events, Geometry, is_dask
-from dctrgan.dctr._features import WEIGHT_FIELDS, FeatureSpec
-from dctrgan.dctr._fit import Run, build_classifier, fit_folds, predict_logits
+from dctrgan.dctr._attach import attached, check_records
+from dctrgan.dctr._coffea import add_to_weights
+from dctrgan.dctr._diagnostics import diagnostics
+from dctrgan.dctr._features import FeatureSpec
+from dctrgan.dctr._fit import Run, fit_folds, fold_log_weight, load_folds
 from dctrgan.dctr._inputs import (
     Container,
     as_container,
@@ -41,19 +44,23 @@ from dctrgan.dctr._inputs import (
     container_of,
     given_features,
     prediction_inputs,
-    sample_weight,
     saved_features,
-    take,
     touch_weight_inputs,
     training_sample,
     weight_meta,
-    weight_product,
-    weighted_auc,
+)
+from dctrgan.dctr._replicas import (
+    Replicas,
+    fit_replicas,
+    load_replicas,
+    replica_log_weight,
+    replica_meta,
+    replica_weights,
+    require_replicas,
 )
 from dctrgan.dctr.calibration import weights_from_log
-from dctrgan.dctr.config import DEFAULTS, MODELS, Config
+from dctrgan.dctr.config import DEFAULTS, Config, check_arguments
 from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
-from dctrgan.stats import effective_entries
 from dctrgan.training import require_fitted, resolve_device, resolve_mixed_precision
 
 __all__ = ("DCTR",)
@@ -123,12 +130,22 @@ class DCTR:
             as the leading jet's ``pt`` of an event without jets
             (``ak.firsts(ev.Jet.pt)``); ``None``: missing values are an error naming
             the feature. Saved with the model.
+        replicas: train this many replicas of the classifier beside the nominal one (which
+            stays as without them); their spread is the uncertainty of the weights
+            (:meth:`weight` with ``replicas=True``, :meth:`attach`, :meth:`add_to`). The
+            MLPs train together as one batched network (on one CPU core k = 10 cost
+            4-6 fits, ``benchmarks/replicas.py``); the low-level models one after the
+            other (k fits). Not with ``folds > 1``.
+        replica_method: ``"bootstrap"``: Poisson(1) counts on the events of both
+            samples and a seed per replica (the statistical uncertainty of the
+            training samples and of the training); ``"ensemble"``: the seed only.
 
     Attributes:
         history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
             ``folds > 1`` the folds one after the other, and ``"fold"``).
         temperatures: the fitted temperature of each fold.
         offsets: the log-weight offset of each fold (``normalize``; 0 without).
+        replica_temperatures: the temperature of each replica (empty without replicas).
         feature_names: names of the classifier inputs, where known.
         heldout_fold: with ``folds > 1``, the fold each fake training event was held
             out of, ``(N_fake,)``; ``None`` otherwise.
@@ -163,24 +180,10 @@ class DCTR:
         ema: float | Literal["auto"] | None = "auto",
         mixed_precision: bool | Literal["auto"] = "auto",
         fill_none: float | None = None,
+        replicas: int = 0,
+        replica_method: Literal["bootstrap", "ensemble"] = "bootstrap",
     ) -> None:
-        if model not in MODELS:
-            msg = f"model must be one of {MODELS}, got {model!r}"
-            raise ValueError(msg)
-        if model != "mlp" and not (isinstance(features, str) and features == "auto"):
-            msg = (
-                f"features={features!r}: the low-level model {model!r} reads the hits; "
-                "features= applies to model='mlp'"
-            )
-            raise ValueError(msg)
-        if isinstance(features, Mapping) and not (
-            features and all(callable(f) for f in features.values())
-        ):
-            msg = (
-                "features: a mapping needs at least one {name: callable} item, got "
-                f"{ {k: type(f).__name__ for k, f in features.items()} }"
-            )
-            raise TypeError(msg)
+        check_arguments(model, features)
         self.device = resolve_device(device)
         self.mixed_precision = resolve_mixed_precision(
             mixed_precision, self.device, pays=model == "cnn3d"
@@ -206,6 +209,8 @@ class DCTR:
             normalize=normalize,
             ema=defaults.ema if ema == "auto" else ema,
             fill_none=None if fill_none is None else float(fill_none),
+            replicas=replicas,
+            replica_method=replica_method,
         )
         self._features: FeatureSpec = features
         self.progress = progress
@@ -220,11 +225,17 @@ class DCTR:
         self._fake_kind: Container = "numpy"
         self._seen: list[np.ndarray] = []
         self.heldout_fold: np.ndarray | None = None
+        self._replicas: Replicas | None = None
 
     def __repr__(self) -> str:
         c = self._config
         state = "fitted" if self._models else "not fitted"
         return f"DCTR(model={c.model!r}, features={c.features!r}, folds={c.folds}, {state})"
+
+    @property
+    def replica_temperatures(self) -> list[float]:
+        """The temperature of each replica (empty without replicas)."""
+        return [] if self._replicas is None else list(self._replicas.temperatures)
 
     @property
     def config(self) -> dict[str, Any]:
@@ -276,9 +287,10 @@ class DCTR:
         self._geometry = sample.geometry
         # the previous fit is gone, also if this one fails or is interrupted
         self._models, self.temperatures, self.offsets = [], [], []
-        self.history, self._seen = {}, []
-        run = Run(self.device, self.mixed_precision, self.progress, f"DCTR {c.model}", c.seed)
+        self.history, self._seen, self._replicas = {}, [], None
+        run = self._run
         done = fit_folds(c, sample, run)
+        self._replicas = fit_replicas(c, sample, done.splits[0], run) if c.replicas else None
         self._models, self.temperatures, self.offsets = done.models, done.temperatures, done.offsets
         self.history, self._seen = done.history, done.seen
         self.heldout_fold, self._oof_log_weight = done.heldout_fold, done.oof_log_weight
@@ -307,8 +319,21 @@ class DCTR:
         if fold is not None and not 0 <= fold < k:
             msg = f"log_weight: fold must be in [0, {k}), got {fold}"
             raise ValueError(msg)
+        return self._log_weight(*self._inputs(events), fold)
+
+    def _log_weight(self, inputs: Any, n: int, fold: int | None = None) -> np.ndarray:
+        calibration = list(zip(self.temperatures, self.offsets, strict=True))
+        kind = self._config.model
+        return fold_log_weight(self._models, calibration, inputs, n, kind, self._run, fold)
+
+    @property
+    def _run(self) -> Run:
         c = self._config
-        inputs, n = prediction_inputs(
+        return Run(self.device, self.mixed_precision, self.progress, f"DCTR {c.model}", c.seed)
+
+    def _inputs(self, events: Events) -> tuple[Any, int]:
+        c = self._config
+        return prediction_inputs(
             events,
             c.model,
             self._features,
@@ -317,32 +342,17 @@ class DCTR:
             self._geometry,
             c.fill_none,
         )
-        index = np.arange(n, dtype=np.int64)
-        total = np.zeros(n)
-        for j in range(k) if fold is None else [fold]:
-            desc = f"DCTR weights {j + 1}/{k}"
-            logit = predict_logits(
-                self._models[j], inputs, index, c.model, self.device, self.progress, desc
-            )
-            total += logit / self.temperatures[j] + self.offsets[j]
-        log_w = total / (k if fold is None else 1)
-        bad = ~np.isfinite(log_w)
-        if bad.any():
-            msg = (
-                f"events: the classifier gave {int(bad.sum())} non-finite output(s), first at "
-                f"event {int(np.flatnonzero(bad)[0])}; inputs far outside the float32 range?"
-            )
-            raise ValueError(msg)
-        return log_w
 
     @overload
-    def weight(self, events: np.ndarray) -> np.ndarray: ...
+    def weight(self, events: np.ndarray, replicas: Literal[False] = ...) -> np.ndarray: ...
     @overload
-    def weight(self, events: torch.Tensor) -> torch.Tensor: ...
+    def weight(self, events: torch.Tensor, replicas: Literal[False] = ...) -> torch.Tensor: ...
     @overload  # awkward (and dask-awkward: awkward is untyped, so ak.Array takes any type)
-    def weight(self, events: ak.Array) -> ak.Array: ...
+    def weight(self, events: ak.Array, replicas: Literal[False] = ...) -> ak.Array: ...
+    @overload
+    def weight(self, events: Events, replicas: Literal[True]) -> tuple[Any, Any]: ...
 
-    def weight(self, events: Events) -> Events:
+    def weight(self, events: Events, replicas: bool = False) -> Any:
         """Per-event weights ``w = exp(logit / T) ~ p_real / p_fake`` of ``events``.
 
         Args:
@@ -351,6 +361,8 @@ class DCTR:
                 NanoEvents read with ``BaseSchema`` (eager, virtual or dask mode),
                 converted on the fly (default geometry, or the one a low-level model
                 was fitted on).
+            replicas: also the weights of the replicas (a model fitted with
+                ``replicas=k``).
 
         Returns:
             ``(N,)`` float32 weights in the container given: numpy array for numpy
@@ -359,26 +371,43 @@ class DCTR:
             lazy dask-awkward array of weights, computed partition by partition;
             column optimization reads only the fields the weights need (the
             features' fields, or a shower's ``incident_energy`` and ``hits``).
+            With ``replicas=True`` a pair ``(nominal, R)``: these weights, and ``R``
+            ``(N, k)`` float32 (awkward: ``N * k * float32``), the replicas' weights
+            (clipped alike; dask: both lazy, from one pass over each partition).
 
         Raises:
             RuntimeError: before ``fit``.
             ValueError: for non-finite features, or features that do not match the
-                fitted ones (names, count, geometry).
+                fitted ones (names, count, geometry); ``replicas=True`` for a model
+                without replicas.
         """
         require_fitted(self._models, "DCTR", "weight")
+        k = len(require_replicas(self._replicas, "weight").temperatures) if replicas else 0
         if is_dask(events):
             import dask_awkward as dak
 
-            return dak.map_partitions(  # type: ignore[attr-defined]
-                self.weight, events, meta=weight_meta(), label="dctr-weight"
+            out = dak.map_partitions(  # type: ignore[attr-defined]
+                self._weight, events, k, meta=replica_meta(k) if k else weight_meta(), label="dctr"
             )
+            return (out["nominal"], out["replicas"]) if k else out
+        return self._weight(events, k, pair=True)
+
+    def _weight(self, events: Events, k: int, pair: bool = False) -> Any:
+        """The weights of eager events (or a typetracer's: dask-awkward's column
+        optimization, which touches what they read): ``k = 0`` alone, else with the
+        replicas' as a pair or (``pair=False``: a dask-awkward partition) as records."""
+        c = self._config
         if ak.backend(events) == "typetracer" if isinstance(events, ak.Array) else False:
-            # dask-awkward's column optimization: touch what the weights read, return the type
-            c = self._config
             touch_weight_inputs(events, c.model, self._features, self.feature_names)
-            return weight_meta()
-        w, _ = weights_from_log(self.log_weight(events), self._config.clip)
-        return as_container(w, container_of(events), events)
+            both = replica_meta(k) if k else weight_meta()
+            return (both.nominal, both.replicas) if k and pair else both
+        inputs, n = self._inputs(events)
+        log_w = self._log_weight(inputs, n)
+        if self._replicas is None or not k:
+            return as_container(weights_from_log(log_w, c.clip)[0], container_of(events), events)
+        log_r = replica_log_weight(self._replicas, inputs, n, c.model, self._run)
+        kind = container_of(events) if pair else None
+        return replica_weights(log_w, log_r, c.clip, kind, events)
 
     def training_weights(self) -> Any:
         """Out-of-fold weights of the fake events given to :meth:`fit` (``folds > 1``).
@@ -413,6 +442,12 @@ class DCTR:
         input weights back and :meth:`fit` on these events does not silently fit on
         weights that already hold the reweighting (it asks which weights to use).
 
+        A model with replicas adds their DCTR factors as ``dctr_replicas``, ``N * k *
+        float32`` (multiplied into an existing one, of the same ``k``, or into an
+        existing ``dctr_weight`` with ``field="weight"``): they are not multiplied by
+        the input weights, so replica ``i``'s full weight is
+        ``weight / dctr_weight * dctr_replicas[:, i]``.
+
         The products are computed in float64 from the float32 weights of
         :meth:`weight` and stored as float32 (the schema's ``weight`` type). A
         dask-awkward array gets the fields lazily.
@@ -420,28 +455,45 @@ class DCTR:
         Raises:
             TypeError: if ``events`` is not an awkward (or dask-awkward) array of records.
         """
-        dask = is_dask(events)
-        if not dask and (not isinstance(events, ak.Array) or not ak.fields(events)):
-            msg = (
-                f"attach: needs awkward records to add the field {field!r} to, "
-                f"got {type(events).__name__}; use weight() for arrays"
-            )
-            raise TypeError(msg)
-        w = self.weight(events)
-        fields = {field: w}
-        if field == "weight":
-            fields[WEIGHT_FIELDS[1]] = w
-        for name in list(fields):
-            if name in events.fields:
-                fields[name] = weight_product(fields[name], events[name], dask)
-        for name, values in fields.items():
-            if dask:
-                import dask_awkward as dak
+        check_records(events, field)
+        w, r = self.weight(events, replicas=True) if self._replicas else (self.weight(events), None)
+        return attached(events, field, w, r)
 
-                events = dak.with_field(events, values, name)  # type: ignore[attr-defined]
-            else:
-                events = ak.with_field(events, values, name)
-        return events
+    def add_to(
+        self,
+        weights: Any,
+        events: Events,
+        name: str = "dctr",
+        variations: Literal["auto", "replicas", "envelope"] | None = "auto",
+    ) -> Any:
+        """Add the weights of ``events`` to a coffea ``Weights``: the nominal as ``name``.
+
+        ``variations="replicas"``: replica ``i`` as the variation ``f"{name}_replica{i}Up"``
+        (``weights.weight(f"{name}_replica{i}Up")``: the event weight with replica ``i``
+        for the nominal; coffea's ``Down`` of it is the mirror ``nominal**2 / replica``).
+        ``"envelope"``: ``f"{name}Up"`` and ``f"{name}Down"``, the nominal times
+        ``exp(+-s)``, ``s`` the standard deviation of the replicas' log-weights per
+        event (``Down`` stays positive). ``None``: the nominal alone; ``"auto"``:
+        ``"replicas"`` for a model with replicas, else ``None``.
+
+        Args:
+            weights: a :class:`coffea.analysis_tools.Weights`: ``Weights(len(events))``,
+                or ``Weights(None)`` for dask-awkward events (lazy weights).
+            events: events, as for :meth:`weight`.
+            name: the weight's name (coffea's rule: not ending in ``Up`` or ``Down``).
+            variations: ``"auto"``, ``"replicas"``, ``"envelope"`` or ``None``.
+
+        Returns:
+            ``weights``.
+
+        Raises:
+            ValueError: for another ``variations``, or variations of a model without
+                replicas (the envelope needs two); coffea's for a name it refuses.
+            ImportError: without coffea.
+        """
+        require_fitted(self._models, "DCTR", "add_to")
+        k = len(self._replicas.temperatures) if self._replicas is not None else 0
+        return add_to_weights(weights, events, self.weight, k, name, variations)
 
     # ------------------------------------------------------------------ diagnostics
 
@@ -465,42 +517,8 @@ class DCTR:
             ``clipped_fraction``: fraction of fake weights clipped.
         """
         require_fitted(self._models, "DCTR", "diagnostics")
-        log_r, log_f = self.log_weight(real), self.log_weight(fake)
-        wr = sample_weight(real, real_weight, len(log_r), "real_weight")
-        wf = sample_weight(fake, fake_weight, len(log_f), "fake_weight")
-        w, clipped = weights_from_log(log_f, self._config.clip)
-        total = wf * w
-        c = self._config
-        closure = DCTR(
-            features=self._features if c.model == "mlp" else "high_level",
-            hidden=(64, 64),
-            epochs=20,
-            batch_size=256,
-            calibrate=None,
-            clip=None,
-            device=self.device,
-            seed=c.seed + 7919,
-            progress=False,
-            patience=3,
-            fill_none=c.fill_none,
-        )
-        rng = np.random.default_rng(c.seed + 7919)
-        half_r, half_f = rng.random(len(log_r)) < 0.5, rng.random(len(log_f)) < 0.5
-        closure.fit(take(real, half_r), take(fake, half_f), wr[half_r], total[half_f])
-        closure_auc = weighted_auc(
-            closure.log_weight(take(real, ~half_r)),
-            closure.log_weight(take(fake, ~half_f)),
-            wr[~half_r],
-            total[~half_f],
-        )
-        return {
-            "auc": weighted_auc(log_r, log_f, wr, wf),
-            "closure_auc": closure_auc,
-            "neff_fraction": effective_entries(total) / len(total),
-            "max_weight": float(w.max()),
-            "mean_weight": float(np.average(w, weights=wf)),
-            "clipped_fraction": clipped / len(w),
-        }
+        c, features = self._config, self._features
+        return diagnostics(self, c, features, real, fake, real_weight, fake_weight)
 
     # ------------------------------------------------------------------ persistence
 
@@ -520,7 +538,8 @@ class DCTR:
             "offsets": self.offsets,
             "history": self.history,
         }
-        save_model(path, "DCTR", self._config, fitted, [cpu_state(m) for m in models])
+        extra = {} if self._replicas is None else self._replicas.saved(fitted)
+        save_model(path, "DCTR", self._config, fitted, [cpu_state(m) for m in models], **extra)
 
     @classmethod
     def load(
@@ -566,10 +585,9 @@ class DCTR:
             self.temperatures = [float(t) for t in fitted["temperatures"]]
             self.offsets = [float(b) for b in fitted["offsets"]]
             self.history = file.history
-            for state in file.state:
-                model = build_classifier(config, self._n_features, self._geometry)
-                model.load_state_dict(state)
-                self._models.append(model.to(self.device).eval())
+            shape = (self._n_features, self._geometry, self.device)
+            self._models = load_folds(config, file.state, *shape)
+            self._replicas = load_replicas(config, file.extra.get("replicas"), fitted, *shape)
         except CONTENT_ERRORS as err:
             raise damaged(path, "DCTR", err) from err
         n_models, n_temperatures = len(self._models), len(self.temperatures)

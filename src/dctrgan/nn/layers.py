@@ -56,9 +56,13 @@ class Standardize(nn.Module):
 def _weighted_moments(
     x: torch.Tensor, weight: torch.Tensor | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-column weighted mean and standard deviation of ``x`` ``(N, d)`` in float64."""
+    """Per-column weighted mean and standard deviation of ``x`` ``(N, d)`` in float64.
+
+    Signed weights (NLO generators) enter with their magnitude: the scaling needs the
+    spread of the events, which signed weights could make negative."""
     x = x.to(torch.float64)
     w = torch.ones(len(x), dtype=torch.float64) if weight is None else weight.to(torch.float64)
+    w = w.abs()
     w = w / w.sum()
     mean = (w[:, None] * x).sum(0)
     std = torch.sqrt((w[:, None] * (x - mean) ** 2).sum(0))
