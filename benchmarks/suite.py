@@ -31,6 +31,7 @@ BENCHMARKS = (
     "dctr_quality",
     "dctr_vs_hepml",
     "replicas",
+    "uncertainty",
     "gan_toys",
     "wgan_patterns",
     "calo_gan",
