@@ -195,6 +195,7 @@ class BranchInfo:
         numeric: holds numbers (flat, fixed-size or jagged).
         flat: holds one number per event.
         typename: a short description, for messages.
+        fixed: holds a fixed number of numbers per event (a 1-d array, ``k * float32``).
     """
 
     name: str
@@ -202,6 +203,7 @@ class BranchInfo:
     numeric: bool
     flat: bool
     typename: str
+    fixed: bool = False
 
 
 def _tree_infos(tree: Any) -> list[BranchInfo]:
@@ -213,12 +215,13 @@ def _tree_infos(tree: Any) -> list[BranchInfo]:
         except Exception:  # noqa: BLE001 - uproot cannot tell: not a number
             item = None
         numeric = not b.branches and item is not None and numeric_type(item)
-        flat = (
-            numeric
-            and isinstance(b.interpretation, uproot.AsDtype)
-            and b.interpretation.inner_shape == ()
+        shape = (
+            b.interpretation.inner_shape
+            if numeric and isinstance(b.interpretation, uproot.AsDtype)
+            else None
         )
-        out.append(BranchInfo(b.name, counter, numeric, flat, b.typename))
+        flat, fixed = shape == (), shape is not None and len(shape) == 1
+        out.append(BranchInfo(b.name, counter, numeric, flat, b.typename, fixed))
     return out
 
 
@@ -232,6 +235,9 @@ def _rntuple_infos(ntuple: Any) -> list[BranchInfo]:
             numeric_type(content),
             isinstance(content, ak.types.NumpyType) and numeric_type(content),
             " ".join(str(content).split())[:60],
+            isinstance(content, ak.types.RegularType)
+            and isinstance(content.content, ak.types.NumpyType)
+            and numeric_type(content),
         )
         for name, content in zip(record.fields, record.contents, strict=True)
     ]

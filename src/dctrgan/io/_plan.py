@@ -234,7 +234,7 @@ def _setup(
         columns += (mapping.weight,)
     counters = {i.counter for i in infos if i.counter is not None}
     skip = {*mapping.fields.values(), mapping.weight, *counters, *SCHEMA_FIELDS[mapping.kind]}
-    extra = tuple(i.name for i in infos if i.flat and i.name not in skip)
+    extra = tuple(i.name for i in infos if (i.flat or i.fixed) and i.name not in skip)
     columns += extra
     role = {b: k for k, b in mapping.fields.items()} | {mapping.weight: "weight"}
     require(columns, names, where, role)
@@ -270,7 +270,8 @@ def make_plan(
     """Open every file once for its entries and branches, and check what will be read.
 
     Showers and traces: the branches of the mapping, the weight (if the first file has
-    it) and every other branch with one number per event (the extra fields). Generic
+    it) and every other branch with one number, or a fixed-size array of numbers, per event
+    (the extra fields). Generic
     events: the numeric branches (those ``branches`` selects). With ``keep``, the first
     file stays open (until ``keep`` closes) for the reading. ``hdf5`` forces the
     format; by default it follows the file suffixes.

@@ -240,6 +240,31 @@ def _per_event(array: Any, branch: str, where: str) -> np.ndarray:
     return values
 
 
+def _extra(array: Any, branch: str, where: str) -> np.ndarray:
+    """An extra branch as numpy: ``(N,)`` for one number per event, ``(N, k)`` for a
+    fixed-size array of ``k`` numbers per event."""
+    try:
+        values = np.asarray(ak.to_numpy(array, allow_missing=False))
+    except (TypeError, ValueError) as err:
+        msg = (
+            f"{where}: extra branch {branch!r} must hold one number or a fixed-size array of "
+            f"numbers per event, got type {ak.type(array)}"
+        )
+        raise ValueError(msg) from err
+    if values.ndim not in (1, 2) or values.dtype.kind not in "biuf":
+        msg = (
+            f"{where}: extra branch {branch!r} must hold one number or a fixed-size array of "
+            f"numbers per event, got shape {values.shape[1:]} of {values.dtype} per event"
+        )
+        raise ValueError(msg)
+    return values
+
+
+def _extra_field(values: np.ndarray) -> ak.Array:
+    """An extra field of the events: numbers, or a regular ``k * dtype`` array."""
+    return ak.from_numpy(values, regulararray=True)
+
+
 def _fixed(array: Any, branch: str, where: str, shape: tuple[int, ...], what: str) -> np.ndarray:
     """A fixed-size array per event as numpy ``(N, *shape)``."""
     expected = "[" + "][".join(map(str, shape)) + "]"
@@ -397,7 +422,8 @@ def from_branches(
         branches: the branch mapping (see :mod:`dctrgan.io`); default: the layout
             :func:`dctrgan.io.write` writes. The weight is taken when its branch is
             among ``arrays``.
-        extra: further one-number-per-event branches to keep as fields of the same name.
+        extra: further branches, of one number or a fixed-size array of numbers per
+            event, to keep as fields of the same name (``N * k * dtype`` for the arrays).
         geometry: calorimeter of the showers (default: ILD-like).
         where: what the arrays come from, for error messages (e.g. ``"file.root:events"``).
 
@@ -435,7 +461,7 @@ def from_branches(
             if name in columns:
                 msg = f"{where}: extra branch {name!r} has the name of a schema field"
                 raise ValueError(msg)
-            columns[name] = _per_event(arrays[name], name, where)
+            columns[name] = _extra_field(_extra(arrays[name], name, where))
         events = ak.Array(ak.zip(columns, depth_limit=1), behavior=behavior)
     return _validated(events, mapping, g, where)
 
@@ -462,7 +488,8 @@ def field_branches(
 
     Args:
         mapping: the resolved branch mapping.
-        extra: the one-number-per-event branches kept as fields of the same name.
+        extra: the extra branches (one number or a fixed-size array of numbers per event)
+            kept as fields of the same name.
         weight: whether the events get a ``weight`` field from the weight branch.
     """
     fields = mapping.fields
@@ -524,7 +551,7 @@ def field_values(
         _finite(field, values, source, where)
         return ak.Array(values)
     else:
-        return ak.Array(_per_event(arrays[field], field, where))
+        return _extra_field(_extra(arrays[field], field, where))
     return _validated(events, mapping, g, where)[field]
 
 

@@ -40,7 +40,8 @@ _HITS_TYPE = ak.types.from_datashape(
 
 
 def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
-    """Fields beyond the schema, which must hold one number per event."""
+    """Fields beyond the schema, which must hold one number or a fixed-size array of numbers
+    per event: their branch dtypes (``np.dtype((dtype, (k,)))`` for ``k * dtype``)."""
     reserved = {"nhits", *(f"hits_{f}" for f, _ in _HIT_DTYPES)} if kind == "showers" else set()
     out: dict[str, np.dtype[Any]] = {}
     if kind == "showers":
@@ -57,20 +58,34 @@ def _extra_fields(events: ak.Array, kind: Kind) -> dict[str, np.dtype[Any]]:
         if name in reserved:
             msg = f"field {name!r} cannot be written: the name is taken by the hit branches"
             raise ValueError(msg)
-        column = events[name]
-        try:
-            dtype = np.asarray(ak.to_numpy(column[:0], allow_missing=False)).dtype
-            ok = column.ndim == 1 and dtype.kind in "biuf"
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
+        dtype = _extra_dtype(events[name])
+        if dtype is None:
             msg = (
                 f"field {name!r} cannot be written: besides the schema only fields with one number "
-                f"per event are kept, got type {ak.type(column)}"
+                f"or a fixed-size array of numbers per event are kept, got type "
+                f"{ak.type(events[name])}"
             )
             raise ValueError(msg)
         out[name] = dtype
     return out
+
+
+def _extra_dtype(column: ak.Array) -> np.dtype[Any] | None:
+    """The branch dtype of an extra field: its dtype for numbers, ``np.dtype((dtype, (k,)))``
+    for a regular ``k * dtype`` (k >= 1); None for anything else."""
+    item = ak.type(column).content
+    size: int | None = None
+    if isinstance(item, ak.types.RegularType) and item.size >= 1:
+        size, item = item.size, item.content
+    if not isinstance(item, ak.types.NumpyType) or item.parameter("__array__") is not None:
+        return None
+    try:
+        dtype = np.asarray(ak.to_numpy(column[:0], allow_missing=False)).dtype
+    except (TypeError, ValueError):
+        return None
+    if dtype.kind not in "biuf":
+        return None
+    return dtype if size is None else np.dtype((dtype, (size,)))
 
 
 def _branch_types(
@@ -88,7 +103,9 @@ def _branch_types(
 
 
 def _numpy(array: ak.Array, dtype: np.dtype[Any] | type) -> np.ndarray:
-    return np.asarray(ak.to_numpy(array, allow_missing=False), dtype=dtype)
+    """``array`` as numpy of ``dtype``; of a subarray dtype (``(N, k)`` values), its base."""
+    dtype = np.dtype(dtype)
+    return np.asarray(ak.to_numpy(array, allow_missing=False), dtype=dtype.base)
 
 
 def _schema_data(chunk: ak.Array, types: Mapping[str, Any]) -> dict[str, Any]:
@@ -126,7 +143,13 @@ class _Layout:
     def signature(self, events: ak.Array) -> str:
         """What must match between chunks: the fields, and for generic events their types."""
         if self.kind != "events":
-            return f"{self.kind} with fields {ak.fields(events)}"
+            sizes = [
+                f"{name}: {t.shape[0]} * {t.base}"
+                for name, t in self.types.items()
+                if name not in SCHEMA_FIELDS[self.kind] and isinstance(t, np.dtype) and t.shape
+            ]
+            shapes = f" ({', '.join(sizes)})" if sizes else ""
+            return f"{self.kind} with fields {ak.fields(events)}{shapes}"
         text = " ".join(str(ak.type(events).content).split())
         return f"events of type {text if len(text) <= 200 else text[:197] + '...'}"
 
@@ -244,10 +267,11 @@ def write(
             ``{i}`` for a dask array.
         events: showers or traces in the package schema (any integer / float dtypes;
             written as int32 / float32), with an optional ``weight`` and any other
-            fields holding one number per event; generic events (records of numeric
-            fields, flat, fixed-size, jagged, collections ``var * {...}`` and nested
-            records, written with their dtypes, ``weight`` as float32); or a
-            dask-awkward array of them.
+            fields holding one number or a fixed-size array of numbers (``N * k *
+            float32``, such as ``dctr_replicas``) per event, written with their
+            dtypes; generic events (records of numeric fields, flat, fixed-size,
+            jagged, collections ``var * {...}`` and nested records, written with
+            their dtypes, ``weight`` as float32); or a dask-awkward array of them.
         tree: name of the TTree or RNTuple.
         overwrite: replace an existing file (only once the new one is complete).
         step_size: events per basket, or the uncompressed size of one chunk (``"100 MB"``).
