@@ -268,6 +268,7 @@ def old_layout(dctr: DCTR) -> dict[str, Any]:
         "geometry": None,
         "temperatures": dctr.temperatures,
         "offsets": dctr.offsets,
+        "clip": dctr.clip,
         "history": dctr.history,
     }
     return {
@@ -425,7 +426,8 @@ def test_neff_fraction_is_scale_free_and_clipped() -> None:
 def test_weights_never_overflow() -> None:
     rng = np.random.default_rng(16)
     real, fake = rng.normal(1.0, 1.0, (2000, 1)), rng.normal(0.0, 1.0, (2000, 1))
-    dctr = DCTR(**fast(epochs=3)).fit(real, fake)  # log w ~ x - 1/2: grows without bound
+    # log w ~ x - 1/2 grows without bound; no clip (the default caps at sqrt(N))
+    dctr = DCTR(**fast(epochs=3), clip=None).fit(real, fake)
     w = dctr.weight(np.array([[20.0], [-20.0]]))
     assert np.isfinite(w).all()
     assert (w > 0).all()
@@ -443,6 +445,7 @@ def test_diagnostics(fitted: DCTR) -> None:
         "auc",
         "closure_auc",
         "neff_fraction",
+        "neff_bound",
         "max_weight",
         "mean_weight",
         "clipped_fraction",
@@ -451,6 +454,9 @@ def test_diagnostics(fitted: DCTR) -> None:
     assert 0.55 < d["auc"] < 0.62
     assert abs(d["closure_auc"] - 0.5) < 0.02
     assert 0.5 < d["neff_fraction"] < 1.0
+    # exact weights of N(0.3, 1.1) to N(0, 1) keep n_eff/N = 0.924 (1 / E_G[w^2])
+    assert d["neff_fraction"] <= d["neff_bound"] + 0.02
+    assert 0.8 < d["neff_bound"] < 1.0
     assert d["clipped_fraction"] == 0.0
     assert d["mean_weight"] == pytest.approx(1.0, abs=0.05)
 
@@ -518,7 +524,7 @@ def test_cnn3d_paper_defaults() -> None:
     assert config["hidden"] == [64, 256, 256]
     assert DCTR(model="cnn3d", clip=None, epochs=3).config["clip"] is None
     assert DCTR().config["hidden"] == [128, 128]
-    assert DCTR().config["clip"] is None
+    assert (DCTR().config["clip"], DCTR().config["calibrate"]) == ("sqrt_n", "closure")
 
 
 def test_progress_bars_emit_no_warnings(gaussians: tuple[np.ndarray, np.ndarray]) -> None:
@@ -611,7 +617,10 @@ def test_error_bad_arguments() -> None:
         ({"model": "bdt"}, "model must be one of"),
         ({"clip": -1.0}, "clip must be"),
         ({"validation": 1.0}, "validation must be"),
-        ({"validation": 0.0}, "calibrate='temperature' needs held-out events"),
+        ({"validation": 0.0}, "calibrate='closure' needs held-out events"),
+        ({"validation": 0.0, "calibrate": "temperature"}, "'temperature' needs held-out"),
+        ({"calibrate": "platt"}, "calibrate must be one of"),
+        ({"clip": "sqrt"}, "clip must be None, 'auto', 'sqrt_n' or a positive number"),
         ({"folds": 0}, "folds must be"),
         ({"balance": "maybe"}, "balance must be"),
         ({"model": "deepsets", "features": "high_level"}, "reads the hits"),

@@ -22,7 +22,14 @@ from dctrgan.data import Geometry
 from dctrgan.dctr._hits import HitInputs
 from dctrgan.dctr._inputs import Sample
 from dctrgan.dctr._split import balance, fold_labels, split, tile
-from dctrgan.dctr.calibration import fit_offset, fit_temperature, neff_fraction
+from dctrgan.dctr.calibration import (
+    CLOSURE_FACTORS,
+    closure_factor,
+    fit_offset,
+    fit_temperature,
+    neff_fraction,
+    truncation,
+)
 from dctrgan.dctr.config import Config
 from dctrgan.nn import (
     Conv3dClassifier,
@@ -51,11 +58,13 @@ __all__ = (
     "build_classifier",
     "calibrate_fold",
     "checked",
+    "clip_value",
     "fit_fold",
     "fit_folds",
     "fold_log_weight",
     "load_folds",
     "predict_logits",
+    "resolved",
 )
 
 log = logging.getLogger(__name__)
@@ -187,7 +196,7 @@ def fit_folds(c: Config, sample: Sample, run: Run) -> Folds:
                 f"{fold_run.desc}: the weights of the fake validation events have n_eff/N = "
                 f"{result.neff_fraction:.2g}: a few events carry the weight, so the "
                 "classifier separates the samples almost completely. Weighted "
-                "distributions will be noisy; consider clip=, fewer epochs, a "
+                "distributions will be noisy; consider calibrate='closure', clip='sqrt_n', a "
                 "smaller model or a generator closer to the real events",
                 RuntimeWarning,
                 stacklevel=3,  # the caller of DCTR.fit
@@ -292,7 +301,7 @@ def fit_fold(
     if target is not model:
         model.load_state_dict(target.state_dict())
     temperature, offset, neff = 1.0, 0.0, None
-    if len(val_index) and (c.calibrate == "temperature" or c.normalize):
+    if len(val_index) and (c.calibrate is not None or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)
         temperature, offset, neff = calibrate_fold(c, sample, val_index, scaled, logit)
         log.info(
@@ -310,17 +319,63 @@ def calibrate_fold(
     c: Config, sample: Sample, val_index: np.ndarray, scaled: np.ndarray, logit: torch.Tensor
 ) -> tuple[float, float, float]:
     """Temperature, log-weight offset and ``n_eff / N`` of the fake events of a fold's
-    validation events ``val_index`` (``scaled``: their class-balanced weights)."""
+    validation events ``val_index`` (``scaled``: their class-balanced weights).
+
+    ``c`` is :func:`resolved`: its clip is a number or ``None``.
+    """
     z = logit.numpy().astype(np.float64)
-    fake = ~sample.is_real[val_index]
-    weight = sample.weight[val_index][fake]
+    is_real = sample.is_real[val_index]
+    weight = sample.weight[val_index][~is_real]
     temperature, offset = 1.0, 0.0
-    if c.calibrate == "temperature":
+    clip = clip_value(c)
+    if c.calibrate is not None:
         labels = sample.target[torch.from_numpy(val_index)].numpy()
         temperature = fit_temperature(z, labels, scaled[val_index])
+    if c.calibrate == "closure":
+        x = sample.inputs(val_index).numpy() if sample.n_features else None
+        rng = np.random.default_rng(c.seed)
+        w0 = sample.weight[val_index]
+        factor, closures = closure_factor(z, is_real, w0, x, temperature, clip, rng)
+        log.info(
+            "DCTR: temperature %.4g x %g chosen on the validation closure (mean S2 %.4g; "
+            "%.4g at x1, %.4g at x%g)",
+            temperature,
+            factor,
+            min(closures),
+            closures[0],
+            closures[-1],
+            CLOSURE_FACTORS[-1],
+        )
+        temperature *= factor
+        if factor == CLOSURE_FACTORS[-1]:
+            warnings.warn(
+                f"DCTR: on the validation events the weights bring the fake sample no "
+                f"closer to the real one than no weights (mean S2 {closures[0]:.3g} as "
+                f"fitted, {closures[-1]:.3g} with weights about 1): the temperature is "
+                f"softened {factor:g}x and the weights stay near 1. The samples barely "
+                "overlap or the classifier learnt noise: check the features and the generator",
+                RuntimeWarning,
+                stacklevel=2,
+            )
     if c.normalize:
-        offset = fit_offset(z[fake], temperature, weight)
-    return temperature, offset, neff_fraction(z[fake] / temperature + offset, weight, c.clip)
+        offset = fit_offset(z[~is_real], temperature, weight)
+    return temperature, offset, neff_fraction(z[~is_real] / temperature + offset, weight, clip)
+
+
+def resolved(c: Config, sample: Sample) -> Config:
+    """``c`` with a clip rule (``"sqrt_n"``) replaced by its value for ``sample``: the
+    square root of the effective number of its fake events (:func:`truncation`)."""
+    if c.clip == "sqrt_n":
+        return dataclasses.replace(c, clip=truncation(sample.weight[~sample.is_real]))
+    return c
+
+
+def clip_value(c: Config) -> float | None:
+    """The clip of a :func:`resolved` config."""
+    if isinstance(c.clip, str):
+        msg = f"DCTR: clip rule {c.clip!r} not resolved (internal)"
+        raise TypeError(msg)
+    return c.clip
 
 
 def _set_input_scaling(

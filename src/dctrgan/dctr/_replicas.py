@@ -289,7 +289,7 @@ def fit_batched(
     if kept is not model:
         model.load_state_dict(kept.state_dict())
     temperatures, offsets = [1.0] * k, [0.0] * k
-    if len(val_index) and (c.calibrate == "temperature" or c.normalize):
+    if len(val_index) and (c.calibrate is not None or c.normalize):
         logit = _logits(model, x, val_index).cpu()
         for r in range(k):
             drawn = counts[r][val_index] > 0

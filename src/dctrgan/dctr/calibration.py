@@ -6,6 +6,15 @@ the classifier on held-out events, the offset ``b`` (:func:`fit_offset`) makes t
 weights of the fake sample average 1, and :func:`weights_from_log` turns the
 log-weights into weights, clipped and without overflow. :func:`neff_fraction` tells
 how many effective entries such weights leave.
+
+Where the samples barely overlap, the best classifier (in the loss) gives weights
+that reproduce the real events worse than no weights at all: a few fake events
+carry the weight. Two guards keep the weights useful there:
+:func:`closure_factor` softens the temperature until the weighted fake validation
+events are closest to the real ones in their histograms (no weights, a factor of
+1000, is among the candidates), and :func:`truncation` caps each weight at
+``sqrt(N)`` times the mean (truncated importance sampling), so that no rare event
+outweighs the sample.
 """
 
 from __future__ import annotations
@@ -20,9 +29,11 @@ from dctrgan.stats import effective_entries
 
 __all__ = (
     "MAX_LOG_WEIGHT",
+    "closure_factor",
     "fit_offset",
     "fit_temperature",
     "neff_fraction",
+    "truncation",
     "weights_from_log",
 )
 
@@ -30,6 +41,15 @@ log = logging.getLogger(__name__)
 
 #: Largest log-weight whose exp is a finite float32 (with a margin): weights are float32.
 MAX_LOG_WEIGHT = math.log(np.finfo(np.float32).max) - 1.0
+#: Factors on the fitted temperature that :func:`closure_factor` tries; 1000 leaves the
+#: weights within a few per cent of 1 for logits up to ~20, about no weighting.
+CLOSURE_FACTORS = (1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 50.0, 100.0, 1000.0)
+#: Equal-probability bins per projection of the closure histograms, at most; with fewer
+#: validation events, one bin per :data:`CLOSURE_BIN_EVENTS` of the smaller class (>= 5).
+CLOSURE_BINS = 30
+CLOSURE_BIN_EVENTS = 25
+#: Validation events per class that :func:`closure_factor` histograms, at most.
+CLOSURE_EVENTS = 100_000
 
 
 def _proper_loss(s: np.ndarray, y: np.ndarray, w: np.ndarray, loss: str) -> float:
@@ -174,3 +194,124 @@ def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> 
     if clip is not None:
         log_w = np.minimum(log_w, math.log(clip))
     return effective_entries(weight * np.exp(log_w - log_w.max())) / len(log_w)
+
+
+def truncation(weight: np.ndarray) -> float:
+    """The clip of ``clip="sqrt_n"``: ``sqrt(n_eff)`` of the fake sample's input
+    ``weight`` (all 1: ``sqrt(N)``), the weights averaging 1.
+
+    Truncated importance sampling: weights capped at ``sqrt(N)`` times their mean
+    have a finite variance for any density ratio, and the bias the cap brings falls
+    as ``N`` grows. Without it a fake event where the generator leaves almost no
+    events beside a hole gets a weight of ``10^4`` or more, and the rare events of
+    that kind set ``n_eff`` of any large sample.
+
+    References:
+        E. L. Ionides, "Truncated importance sampling", J. Comput. Graph. Stat. 17
+        (2008) 295.
+    """
+    return math.sqrt(max(effective_entries(np.asarray(weight, np.float64)), 1.0))
+
+
+def closure_factor(
+    logit: np.ndarray,
+    is_real: np.ndarray,
+    weight: np.ndarray,
+    projections: np.ndarray | None,
+    temperature: float,
+    clip: float | None,
+    rng: np.random.Generator,
+) -> tuple[float, list[float]]:
+    """The factor ``f`` of :data:`CLOSURE_FACTORS` whose temperature ``f * T`` brings
+    the weighted fake validation events closest to the real ones, and the closure of
+    each factor.
+
+    The closure of a factor is the mean ``<S^2>`` between the real and the weighted
+    fake events over the projections: each column of ``projections`` (the
+    classifier's input features) and the logit, each in :data:`CLOSURE_BINS` (fewer
+    below 750 events of a class) equal-probability bins of both classes together
+    (signed weights: ``|p1| + |p2|`` in the denominator). A classifier that separates
+    the samples almost completely
+    has a temperature near the lower end (a sharp one) and weights on a few events:
+    its histograms are noisy and biased, and a larger factor wins; at the largest
+    the weights are about 1.
+
+    The factor of the smallest closure is chosen, the largest of equal ones. (The
+    one-standard-error rule, the softest factor within a bootstrap standard error of
+    the smallest, was measured too: with a few hundred events it softens weights
+    that help to about none, as on 200 NanoAOD events with jets 30 % too hard, while
+    the smallest closure keeps the held-out S² of the disjoint-support case in
+    ``tests/test_graceful.py`` as good as without weights on average over seeds.)
+
+    Args:
+        logit: ``(M,)`` logits of the validation events.
+        is_real: ``(M,)`` their classes.
+        weight: ``(M,)`` their input weights.
+        projections: ``(M, d)`` features of the events, or ``None``.
+        temperature: the temperature fitted on the loss (:func:`fit_temperature`).
+        clip: the weight clip, or ``None``.
+        rng: picks :data:`CLOSURE_EVENTS` events per class when there are more.
+    """
+    keep = np.concatenate(
+        [_at_most(np.flatnonzero(c), CLOSURE_EVENTS, rng) for c in (is_real, ~is_real)]
+    )
+    z = np.asarray(logit, np.float64)[keep]
+    real, w0 = is_real[keep], np.asarray(weight, np.float64)[keep]
+    columns = [z] if projections is None else [*np.asarray(projections, np.float64)[keep].T, z]
+    smaller = min(int(real.sum()), int((~real).sum()))
+    bins = min(CLOSURE_BINS, max(5, smaller // CLOSURE_BIN_EVENTS))
+    index, ends = _pooled_bins(columns, bins)
+    hist_real = _histograms(index[:, real], w0[real], ends)
+    closures = []
+    for factor in CLOSURE_FACTORS:
+        t = temperature * factor
+        log_w = z[~real] / t + fit_offset(z[~real], t, w0[~real])
+        if clip is not None:
+            log_w = np.minimum(log_w, math.log(clip))
+        w = w0[~real] * np.exp(np.minimum(log_w, MAX_LOG_WEIGHT))
+        hist_fake = _histograms(index[:, ~real], w, ends)
+        closures.append(_mean_separation(hist_real, hist_fake, ends))
+    if np.isnan(closures).any():  # weights of no positive total: leave them
+        return 1.0, closures
+    # ties (to rounding) go to the softer weights: samples that no weight brings closer
+    best = np.flatnonzero(np.asarray(closures) <= min(closures) * (1 + 1e-9) + 1e-15)
+    return CLOSURE_FACTORS[int(best.max())], closures
+
+
+def _histograms(index: np.ndarray, w: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The weighted histograms of all projections (``index``: ``(d, M)`` bin numbers)."""
+    return np.bincount(index.ravel(), np.tile(w, len(index)), int(ends[-1]))
+
+
+def _at_most(index: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return index if len(index) <= n else np.sort(rng.choice(index, n, replace=False))
+
+
+def _pooled_bins(columns: list[np.ndarray], bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(d, M)`` global bin numbers of each column's values in ``bins``
+    equal-probability bins of its own (fewer where values repeat), and the end of
+    each column's bins (``ends[-1]``: their count)."""
+    index = np.empty((len(columns), len(columns[0])), np.int64)
+    ends: list[int] = []
+    levels = np.linspace(0, 1, bins + 1)[1:-1]
+    for j, x in enumerate(columns):
+        inner = np.unique(np.quantile(x, levels))
+        start = ends[-1] if ends else 0
+        index[j] = start + np.searchsorted(inner, x, side="right")
+        ends.append(start + len(inner) + 1)
+    return index, np.asarray(ends)
+
+
+def _mean_separation(h1: np.ndarray, h2: np.ndarray, ends: np.ndarray) -> float:
+    """Mean over the projections (bins ``[ends[j-1], ends[j])``) of ``<S^2>``; NaN
+    for a histogram without a positive total."""
+    if not (h1[: ends[0]].sum() > 0 and h2[: ends[0]].sum() > 0):
+        return math.nan
+    values, start = [], 0
+    for end in ends:
+        p, q = h1[start:end], h2[start:end]
+        p, q = p / p.sum(), q / q.sum()
+        both = np.abs(p) + np.abs(q)
+        values.append(0.5 * float(np.sum((p - q)[both > 0] ** 2 / both[both > 0])))
+        start = end
+    return float(np.mean(values))

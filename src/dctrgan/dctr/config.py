@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dctrgan.modelfile import ModelConfig
 
 __all__ = (
+    "CALIBRATIONS",
+    "CLIPS",
     "DEFAULTS",
     "FEATURE_SETS",
     "MODELS",
@@ -29,6 +31,11 @@ FEATURE_SETS = ("auto", "high_level", "callable", "callables")
 #: How the replicas of ``replicas=`` differ from the nominal classifier: ``"bootstrap"``,
 #: Poisson(1) event weights and a seed of their own; ``"ensemble"``, the seed only.
 REPLICA_METHODS = ("bootstrap", "ensemble")
+#: ``calibrate=`` besides ``None``: the temperature that minimizes the validation loss,
+#: or that temperature softened until the weighted validation events close best.
+CALIBRATIONS = ("temperature", "closure")
+#: ``clip=`` rules besides a number and ``None``: ``sqrt(N)``, N the fake events of the fit.
+CLIPS = ("sqrt_n",)
 #: Fields added to the config after the first model files, with the values that files
 #: written before them mean.
 _LATER_FIELDS = {"fill_none": None, "replicas": 0, "replica_method": "bootstrap"}
@@ -40,25 +47,44 @@ class ModelDefaults:
 
     hidden: tuple[int, ...]
     epochs: int
-    clip: float | None
+    clip: float | str | None
     balance: str
     width: int
     ema: float | None
+    calibrate: str
 
 
 DEFAULTS: dict[str, ModelDefaults] = {
     # DCTRGAN sec. III B: 2 x 128 ReLU, Adam, batch 128, 50 epochs (here with early stopping)
     "mlp": ModelDefaults(
-        hidden=(128, 128), epochs=50, clip=None, balance="weights", width=0, ema=0.999
+        hidden=(128, 128),
+        epochs=50,
+        clip="sqrt_n",
+        balance="weights",
+        width=0,
+        ema=0.999,
+        calibrate="closure",
     ),
     # DCTRGAN sec. III B: FC 64-256-256, 1 epoch, tiling, temperature scaling, clip 5;
     # width 128 is the paper's (GPU) size, 8 the CPU default
     "cnn3d": ModelDefaults(
-        hidden=(64, 256, 256), epochs=1, clip=5.0, balance="tile", width=8, ema=None
+        hidden=(64, 256, 256),
+        epochs=1,
+        clip=5.0,
+        balance="tile",
+        width=8,
+        ema=None,
+        calibrate="temperature",
     ),
     # a per-hit net of 2 x 32: about 1000 showers/s per training epoch on one CPU core
     "deepsets": ModelDefaults(
-        hidden=(128, 128), epochs=8, clip=None, balance="weights", width=32, ema=None
+        hidden=(128, 128),
+        epochs=8,
+        clip="sqrt_n",
+        balance="weights",
+        width=32,
+        ema=None,
+        calibrate="closure",
     ),
 }
 
@@ -76,7 +102,7 @@ class Config(ModelConfig):
     lr: float
     validation: float
     calibrate: str | None
-    clip: float | None
+    clip: float | str | None
     folds: int
     seed: int
     patience: int | None
@@ -115,11 +141,17 @@ class Config(ModelConfig):
             ("batch_size", self.batch_size >= 1, ">= 1"),
             ("lr", math.isfinite(self.lr) and self.lr > 0, "positive"),
             ("validation", 0 <= self.validation < 1, "in [0, 1)"),
-            ("calibrate", self.calibrate in ("temperature", None), "'temperature' or None"),
+            (
+                "calibrate",
+                self.calibrate is None or self.calibrate in CALIBRATIONS,
+                f"one of {CALIBRATIONS} or None",
+            ),
             (
                 "clip",
-                self.clip is None or (math.isfinite(self.clip) and self.clip > 0),
-                "None, 'auto' or a positive number",
+                self.clip is None
+                or self.clip in CLIPS
+                or (_finite_number(self.clip) and float(self.clip) > 0),
+                "None, 'auto', 'sqrt_n' or a positive number",
             ),
             ("folds", self.folds >= 1, ">= 1"),
             ("patience", self.patience is None or self.patience >= 1, "None or >= 1"),
@@ -144,9 +176,9 @@ class Config(ModelConfig):
                 "models are not supported; use replicas= with folds=1, or folds= alone"
             )
             raise ValueError(msg)
-        if self.calibrate == "temperature" and self.validation == 0:
+        if self.calibrate is not None and self.validation == 0:
             msg = (
-                "DCTR: calibrate='temperature' needs held-out events (validation > 0), "
+                f"DCTR: calibrate={self.calibrate!r} needs held-out events (validation > 0), "
                 "or calibrate=None"
             )
             raise ValueError(msg)

@@ -36,7 +36,7 @@ from dctrgan.dctr._attach import attached, check_records
 from dctrgan.dctr._coffea import add_to_weights
 from dctrgan.dctr._diagnostics import diagnostics
 from dctrgan.dctr._features import FeatureSpec
-from dctrgan.dctr._fit import Run, fit_folds, fold_log_weight, load_folds
+from dctrgan.dctr._fit import Run, clip_value, fit_folds, fold_log_weight, load_folds, resolved
 from dctrgan.dctr._inputs import (
     Container,
     as_container,
@@ -94,10 +94,15 @@ class DCTR:
         validation: fraction of the training events held out for early stopping and
             calibration (0 disables both).
         calibrate: ``"temperature"``: fit ``T`` of ``w = exp(logit / T)`` on the
-            validation events (Guo et al. 2017); ``None``: ``T = 1``.
-        clip: largest weight (larger ones are set to it, counted and logged);
-            ``None`` for no clipping; ``"auto"``: 5 for ``"cnn3d"`` (the paper's),
-            none otherwise.
+            validation events (Guo et al. 2017); ``"closure"``: that ``T``, made up
+            to 1000 times softer where the weighted validation events then match the
+            real ones better (:func:`~dctrgan.dctr.calibration.closure_factor`: where
+            the samples barely overlap, weights not worse than none); ``None``: 1;
+            ``"auto"``: ``"temperature"`` for ``"cnn3d"`` (the paper's), else ``"closure"``.
+        clip: largest weight (larger ones are set to it, counted and logged): a
+            number, ``"sqrt_n"`` (``sqrt(N)``, ``N`` the fake events of the fit:
+            truncated importance sampling, :func:`~dctrgan.dctr.calibration.truncation`)
+            or ``None``; ``"auto"``: 5 for ``"cnn3d"`` (the paper's), else ``"sqrt_n"``.
         folds: ``k > 1`` trains ``k`` classifiers on ``k - 1`` folds each: the weights
             of the fake training events are out-of-fold (:meth:`training_weights`),
             those of new events the geometric mean over the folds.
@@ -115,13 +120,10 @@ class DCTR:
         normalize: scale the weights so that their mean over the validation fake
             events is 1, as it must be for the true ratio (DCTRGAN eq. 10): a
             reweighting keeps the normalization of the fake sample. Needs validation.
-        ema: decay per step of an exponential moving average of the network's
-            parameters, which is what is validated and kept (``None``: the last
-            parameters). Averaging the last ~1000 steps smooths out the noise of
-            the final minibatch updates: with the MLP it leaves about 40 % less
-            separation power after weighting (``benchmarks/dctr_vs_hepml.py``).
-            ``"auto"``: 0.999 for ``"mlp"``, ``None`` for the low-level models
-            (which train for a few hundred steps per epoch).
+        ema: decay per step of an exponential moving average of the parameters, which
+            is what is validated and kept (``None``: the last ones); with the MLP it
+            leaves about 40 % less separation power after weighting. ``"auto"``:
+            0.999 for ``"mlp"``, ``None`` for the low-level models.
         mixed_precision: train in bfloat16 mixed precision
             (:func:`dctrgan.training.autocast`); ``"auto"``: for ``"cnn3d"`` on a
             CUDA device with bfloat16, off on a CPU. Weights are always computed in
@@ -130,12 +132,10 @@ class DCTR:
             as the leading jet's ``pt`` of an event without jets
             (``ak.firsts(ev.Jet.pt)``); ``None``: missing values are an error naming
             the feature. Saved with the model.
-        replicas: train this many replicas of the classifier beside the nominal one (which
-            stays as without them); their spread is the uncertainty of the weights
-            (:meth:`weight` with ``replicas=True``, :meth:`attach`, :meth:`add_to`). The
-            MLPs train together as one batched network (on one CPU core k = 10 cost
-            4-6 fits, ``benchmarks/replicas.py``); the low-level models one after the
-            other (k fits). Not with ``folds > 1``.
+        replicas: train this many replicas beside the nominal classifier (which stays as
+            without them); their spread is the uncertainty of the weights (:meth:`weight`
+            with ``replicas=True``, :meth:`attach`, :meth:`add_to`). MLPs train as one
+            batched network (k = 10 cost 4-6 fits); not with ``folds > 1``.
         replica_method: ``"bootstrap"``: Poisson(1) counts on the events of both
             samples and a seed per replica (the statistical uncertainty of the
             training samples and of the training); ``"ensemble"``: the seed only.
@@ -144,6 +144,7 @@ class DCTR:
         history: ``{"train_loss": [...], "val_loss": [...]}`` per epoch (with
             ``folds > 1`` the folds one after the other, and ``"fold"``).
         temperatures: the fitted temperature of each fold.
+        clip: the largest weight, a number (``"sqrt_n"`` resolved by :meth:`fit`) or ``None``.
         offsets: the log-weight offset of each fold (``normalize``; 0 without).
         replica_temperatures: the temperature of each replica (empty without replicas).
         feature_names: names of the classifier inputs, where known.
@@ -167,8 +168,8 @@ class DCTR:
         batch_size: int = 128,
         lr: float = 1e-3,
         validation: float = 0.2,
-        calibrate: Literal["temperature"] | None = "temperature",
-        clip: float | Literal["auto"] | None = "auto",
+        calibrate: Literal["auto", "temperature", "closure"] | None = "auto",
+        clip: float | Literal["auto", "sqrt_n"] | None = "auto",
         folds: int = 1,
         device: str | torch.device = "auto",
         seed: int = 0,
@@ -200,7 +201,7 @@ class DCTR:
             batch_size=batch_size,
             lr=lr,
             validation=validation,
-            calibrate=calibrate,
+            calibrate=defaults.calibrate if calibrate == "auto" else calibrate,
             clip=defaults.clip if clip == "auto" else clip,
             folds=folds,
             seed=seed,
@@ -217,6 +218,7 @@ class DCTR:
         self.history: dict[str, list[float]] = {}
         self.temperatures: list[float] = []
         self.offsets: list[float] = []
+        self.clip: float | None = None
         self.feature_names: list[str] | None = None
         self._models: list[nn.Module] = []
         self._n_features = 0
@@ -241,8 +243,6 @@ class DCTR:
     def config(self) -> dict[str, Any]:
         """The hyperparameters (as saved with the model)."""
         return self._config.to_dict()
-
-    # ------------------------------------------------------------------ fit
 
     def fit(
         self,
@@ -283,6 +283,7 @@ class DCTR:
         sample = training_sample(
             real, fake, real_weight, fake_weight, c.model, self._features, c.fill_none
         )
+        c = resolved(c, sample)
         self.feature_names, self._n_features = sample.feature_names, sample.n_features
         self._geometry = sample.geometry
         # the previous fit is gone, also if this one fails or is interrupted
@@ -292,12 +293,11 @@ class DCTR:
         done = fit_folds(c, sample, run)
         self._replicas = fit_replicas(c, sample, done.splits[0], run) if c.replicas else None
         self._models, self.temperatures, self.offsets = done.models, done.temperatures, done.offsets
+        self.clip = clip_value(c)
         self.history, self._seen = done.history, done.seen
         self.heldout_fold, self._oof_log_weight = done.heldout_fold, done.oof_log_weight
         self._fake_kind = container_of(fake)
         return self
-
-    # ------------------------------------------------------------------ weights
 
     def log_weight(self, events: Events, fold: int | None = None) -> np.ndarray:
         """Unclipped log-weights ``logit / T`` of ``events``, ``(N,)`` float64.
@@ -404,10 +404,10 @@ class DCTR:
         inputs, n = self._inputs(events)
         log_w = self._log_weight(inputs, n)
         if self._replicas is None or not k:
-            return as_container(weights_from_log(log_w, c.clip)[0], container_of(events), events)
+            return as_container(weights_from_log(log_w, self.clip)[0], container_of(events), events)
         log_r = replica_log_weight(self._replicas, inputs, n, c.model, self._run)
         kind = container_of(events) if pair else None
-        return replica_weights(log_w, log_r, c.clip, kind, events)
+        return replica_weights(log_w, log_r, self.clip, kind, events)
 
     def training_weights(self) -> Any:
         """Out-of-fold weights of the fake events given to :meth:`fit` (``folds > 1``).
@@ -430,7 +430,7 @@ class DCTR:
                 "(they are not saved); with folds=1 use weight(fake)"
             )
             raise ValueError(msg)
-        w, _ = weights_from_log(self._oof_log_weight, self._config.clip)
+        w, _ = weights_from_log(self._oof_log_weight, self.clip)
         return as_container(w, self._fake_kind)
 
     def attach(self, events: ak.Array, field: str = "weight") -> ak.Array:
@@ -495,8 +495,6 @@ class DCTR:
         k = len(self._replicas.temperatures) if self._replicas is not None else 0
         return add_to_weights(weights, events, self.weight, k, name, variations)
 
-    # ------------------------------------------------------------------ diagnostics
-
     def diagnostics(
         self,
         real: Events,
@@ -513,14 +511,15 @@ class DCTR:
             the low-level models) trained on half of ``real`` vs half of the
             weighted ``fake`` and evaluated on the other halves -- near 0.5 when
             the weights are good; ``neff_fraction``: effective entries of the
-            weighted fake over its size; ``max_weight``, ``mean_weight``;
+            weighted fake over its size; ``neff_bound``: the most ``n_eff / N`` that an
+            exact reweighting could keep, as the histograms of the features and of the
+            log-weight tell (:func:`dctrgan.stats.neff_bound`; NaN with negative input
+            weights); ``max_weight``, ``mean_weight``;
             ``clipped_fraction``: fraction of fake weights clipped.
         """
         require_fitted(self._models, "DCTR", "diagnostics")
         c, features = self._config, self._features
-        return diagnostics(self, c, features, real, fake, real_weight, fake_weight)
-
-    # ------------------------------------------------------------------ persistence
+        return diagnostics(self, c, features, real, fake, real_weight, fake_weight, self._inputs)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model (:func:`dctrgan.modelfile.save_model`): the config (JSON), the
@@ -536,6 +535,7 @@ class DCTR:
             "geometry": None if self._geometry is None else self._geometry.to_dict(),
             "temperatures": self.temperatures,
             "offsets": self.offsets,
+            "clip": self.clip,
             "history": self.history,
         }
         extra = {} if self._replicas is None else self._replicas.saved(fitted)
@@ -584,6 +584,9 @@ class DCTR:
             self._geometry = None if geometry is None else Geometry.from_dict(geometry)
             self.temperatures = [float(t) for t in fitted["temperatures"]]
             self.offsets = [float(b) for b in fitted["offsets"]]
+            # files written before clip rules hold the clip in the config alone
+            clip = fitted.get("clip", config.clip)
+            self.clip = None if clip is None else float(clip)
             self.history = file.history
             shape = (self._n_features, self._geometry, self.device)
             self._models = load_folds(config, file.state, *shape)

@@ -1,6 +1,7 @@
 """Statistics of weighted samples and histograms.
 
-Separation power (DCTRGAN eq. 15), effective entries, the uncertainty ratio ``r``
+Separation power (DCTRGAN eq. 15), effective entries and the most that any exact
+reweighting keeps of them (:func:`neff_bound`), the uncertainty ratio ``r``
 of DCTRGAN sec. II B (eqs. 6-9), and weighted means, variances and correlation
 matrices. Every function takes plain arrays or any uhi histogram (hist,
 boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as methods.
@@ -40,6 +41,7 @@ from dctrgan.stats.two_sample import ClassifierTest, classifier_test, weighted_a
 from dctrgan.stats.weighted import (
     effective_counts,
     effective_entries,
+    neff_bound,
     uncertainty_ratio,
     uncertainty_ratio_hist,
     weighted_correlation,
@@ -58,6 +60,7 @@ __all__ = (
     "effective_entries",
     "histogram_ratio",
     "ks_test",
+    "neff_bound",
     "separation_power",
     "statistical_floor",
     "statistical_floor_hist",

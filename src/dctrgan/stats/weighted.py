@@ -1,5 +1,6 @@
-"""Weighted samples: effective entries, the uncertainty ratio ``r`` (DCTRGAN sec. II B,
-eqs. 6-9), weighted means, variances and correlation matrices."""
+"""Weighted samples: effective entries and their bound under exact reweighting, the
+uncertainty ratio ``r`` (DCTRGAN sec. II B, eqs. 6-9), weighted means, variances and
+correlation matrices."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dctrgan.stats._checks import (
 __all__ = (
     "effective_counts",
     "effective_entries",
+    "neff_bound",
     "uncertainty_ratio",
     "uncertainty_ratio_hist",
     "weighted_correlation",
@@ -56,6 +58,79 @@ def effective_entries(h_or_weights: Any, *, flow: bool = False) -> float:
         w = np.asarray(h_or_weights, dtype=np.float64)
         sw, sw2 = float(np.sum(w)), float(np.sum(w * w))
     return sw**2 / sw2 if sw2 > 0 else 0.0
+
+
+def neff_bound(
+    reference: npt.ArrayLike,
+    model: npt.ArrayLike,
+    *,
+    bins: int = 30,
+    reference_weights: npt.ArrayLike | None = None,
+    model_weights: npt.ArrayLike | None = None,
+) -> float:
+    """The most ``n_eff / N`` that a reweighting of ``model`` to ``reference`` can keep,
+    as histograms of the two samples tell.
+
+    For each column (projection) of the samples: ``bins`` equal-probability bins of both
+    samples together, the exact weights per bin ``r_b = P_ref(b) / P_model(b)`` (0
+    where the model has no entries: a hole no weight fills), and the ``n_eff`` of
+    ``model_weights * r_b`` over that of ``model_weights``. For an unweighted model
+    sample, weights that reproduce the reference exactly average to these ``r_b`` over
+    each bin, and by Cauchy-Schwarz averaging over a bin only raises ``n_eff``: no exact
+    reweighting keeps more (with model weights: no factor that is exact per bin). The
+    bound is the smallest over the columns; a column that separates the samples well
+    (such as a classifier's output) makes it tight.
+
+    Args:
+        reference: ``(N1,)`` or ``(N1, d)`` values of the reference sample.
+        model: ``(N2,)`` or ``(N2, d)`` values of the sample to reweight.
+        bins: bins per column (fewer where values repeat).
+        reference_weights: ``(N1,)`` non-negative weights (default 1).
+        model_weights: ``(N2,)`` non-negative weights (default 1).
+
+    Returns:
+        The bound on ``n_eff / n_eff(model_weights)``, in ``[0, 1]``.
+
+    Raises:
+        ValueError: for samples of different column counts, non-finite values, fewer
+            than 2 bins, or weights that are negative, not one per event or sum to 0.
+    """
+    x1, x2 = np.asarray(reference, np.float64), np.asarray(model, np.float64)
+    x1, x2 = (x if x.ndim == 2 else x.reshape(len(x), -1) for x in (x1, x2))
+    if x1.shape[1] != x2.shape[1]:
+        msg = f"neff_bound: reference {x1.shape} and model {x2.shape} differ in columns"
+        raise ValueError(msg)
+    if not (np.isfinite(x1).all() and np.isfinite(x2).all()):
+        msg = "neff_bound: the samples hold non-finite values"
+        raise ValueError(msg)
+    if bins < 2:
+        msg = f"neff_bound: bins must be >= 2, got {bins}"
+        raise ValueError(msg)
+    w1 = _non_negative(reference_weights, len(x1), "reference_weights")
+    w2 = _non_negative(model_weights, len(x2), "model_weights")
+    levels = np.linspace(0, 1, bins + 1)[1:-1]
+    bounds = []
+    for a, b in zip(x1.T, x2.T, strict=True):
+        inner = np.unique(np.quantile(np.concatenate([a, b]), levels))
+        i1, i2 = np.searchsorted(inner, a, "right"), np.searchsorted(inner, b, "right")
+        p1 = np.bincount(i1, w1, len(inner) + 1) / w1.sum()
+        p2 = np.bincount(i2, w2, len(inner) + 1) / w2.sum()
+        ratio = np.divide(p1, p2, out=np.zeros_like(p1), where=p2 > 0)
+        bounds.append(effective_entries(w2 * ratio[i2]) / effective_entries(w2))
+    return float(min(bounds))
+
+
+def _non_negative(weights: npt.ArrayLike | None, n: int, name: str) -> FloatArray:
+    if weights is None:
+        return np.ones(n)
+    w = np.asarray(weights, np.float64)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+        msg = (
+            f"neff_bound: {name} must be {n} finite, non-negative weights with a positive "
+            f"sum (got shape {w.shape})"
+        )
+        raise ValueError(msg)
+    return w
 
 
 def effective_counts(h: Any, *, flow: bool = False) -> FloatArray:
