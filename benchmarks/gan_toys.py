@@ -18,9 +18,11 @@ For each toy of ``dctrgan.simulate.gaussians`` (1D bimodal, 2D circle, 2D 5 x 5 
 
 A fourth toy is a generator that leaves holes: four modes of unequal mass (0.5, 0.25,
 0.15, 0.1; widths 0.3, 0.3, 0.2, 0.4), the default ``WGAN`` for points after 3000
-steps, DCTR at its defaults (``(128, 128)``, up to 50 epochs). That GAN puts about 15 %
-of the truth's mass where it has no point, and the exact weights of its histogram keep
-only ``n_eff / N ~ 0.02``: the case where the weights must fail gracefully. Its DCTR is
+steps, DCTR at its defaults (``(128, 128)``, up to 50 epochs). How well that GAN
+covers the modes depends on its seed: over six seeds the bound of exact weights on
+``n_eff / N`` ranged from 0.03 to 0.21 (with 0.9-7.7 % of the truth's mass where the
+GAN has no point). The benchmark trains the one of seed 11, the worst (bound 0.03):
+the case where the weights must fail gracefully. Its DCTR is
 fitted four ways, to measure each guard of the defaults: the temperature of the
 validation loss alone and no clip (the defaults before the guards), with the
 ``sqrt(N)`` clip, with the closure temperature, and with both (the defaults).
@@ -102,6 +104,8 @@ class Toy:
     epochs: int | None = None
     #: fit DCTR with each guard on and off, beside the defaults
     guards: bool = False
+    #: the WGAN's seed (``None``: the toy's seed in the benchmark)
+    gan_seed: int | None = None
 
     def edges(self) -> list[np.ndarray]:
         """Bin edges of every axis."""
@@ -126,6 +130,7 @@ TOYS = (
         bins=80,
         epochs=50,
         guards=True,
+        gan_seed=11,
     ),
 )
 #: The DCTR variants of a toy with ``guards``: name -> arguments besides the defaults.
@@ -224,8 +229,9 @@ def run_toy(
     mixture = toy.mixture
     p_truth, mode_truth = truth_integrals(toy)
     start = time.perf_counter()
-    wgan = WGAN((mixture.dim,), latent=toy.latent, seed=seed, progress=False)
-    wgan.fit(mixture.sample(N_GAN_TRAIN, seed=seed + 1), steps=toy.steps)
+    gan_seed = seed if toy.gan_seed is None else toy.gan_seed
+    wgan = WGAN((mixture.dim,), latent=toy.latent, seed=gan_seed, progress=False)
+    wgan.fit(mixture.sample(N_GAN_TRAIN, seed=gan_seed + 1), steps=toy.steps)
     gan_seconds = time.perf_counter() - start
     log(f"{toy.name}: WGAN, {toy.steps} steps ({gan_seconds:.1f} s)")
 

@@ -382,6 +382,50 @@ def test_report_errors(tmp_path: Path, files: dict[str, Path]) -> None:
     assert report(files["full"], files["fast"], "--figures", "none", "--overwrite").exit_code == 0
 
 
+def test_report_with_replicas_and_the_classifier_test(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    """A DCTR with replicas, attached: the report quotes the spread over the replicas
+    (weight / dctr_weight * dctr_replicas[:, i]), and the summary the test's AUCs."""
+    full, fast = io.read(files["full"]), io.read(files["fast"])
+    dctr = DCTR(epochs=2, seed=3, progress=False, replicas=2).fit(full, fast)
+    events = dctr.attach(fast)
+    assert str(ak.type(events.dctr_replicas)) == "200 * 2 * float32"
+    weighted = io.write(tmp_path / "weighted.root", events)
+    args = ["--figures", "total_energy", "--no-progress"]
+    result = ok("report", files["full"], weighted, "-o", tmp_path / "r", *args)
+    back = io.read(weighted)
+    before = ak.to_numpy(back.weight).astype(float) / ak.to_numpy(back.dctr_weight)
+    replicas = before[:, None] * ak.to_numpy(back.dctr_replicas)
+    expected = dctrgan.report.compare(full, back, replicas=replicas)
+    assert expected.n_replicas == 2
+    text = (tmp_path / "r" / "report.md").read_text(encoding="utf-8")
+    assert "standard deviation over the 2 replicas" in text
+    assert f"n_eff = {expected.neff_model:.0f} ± {expected.neff_model_spread:.0f}" in text
+    e = expected["total_energy"]
+    assert f"| {e.s2_weighted:.2e} ± {e.s2_weighted_spread:.2e} |" in text
+    table = (tmp_path / "r" / "report.csv").read_text(encoding="utf-8")
+    assert table.splitlines()[1:] == expected.to_csv().splitlines()[1:]
+    assert "## Independent classifier test" in text
+    assert f"n_eff/N of the weighted sample: {expected.neff_fraction:.2f} ± " in result.output
+    assert "classifier test, unweighted: AUC 0." in result.output
+    assert "classifier test, weighted:   AUC 0." in result.output
+    assert (tmp_path / "r" / "total_energy.png").is_file()
+    # attached to another field: the replicas are the DCTR factors there
+    apart = io.write(tmp_path / "apart.root", dctr.attach(fast, field="dctr"))
+    args = ["--figures", "none", "--no-test", "--no-progress"]
+    result = ok("report", files["full"], apart, "-o", tmp_path / "d", "--field", "dctr", *args)
+    assert "classifier test" not in result.output
+    table = (tmp_path / "d" / "report.csv").read_text(encoding="utf-8")
+    again = io.read(apart)
+    expected = dctrgan.report.compare(full, again, again.dctr, replicas=again.dctr_replicas)
+    assert table.splitlines()[1:] == expected.to_csv().splitlines()[1:]
+    # ... and the weight field holds no DCTR factor: the replicas are left out, with a note
+    result = ok("report", files["full"], apart, "-o", tmp_path / "w", *args)
+    assert "dctr_replicas left out" in result.stderr
+    assert "±" not in (tmp_path / "w" / "report.md").read_text(encoding="utf-8")
+
+
 # ------------------------------------------------------------------ generate
 
 
@@ -493,9 +537,9 @@ def test_report_on_traces(tmp_path: Path, traces: dict[str, Path]) -> None:
 def test_report_progress_bar_has_a_total(tmp_path: Path, files: dict[str, Path]) -> None:
     args = ["--figures", "total_energy,active_cells", "--progress"]
     result = ok("report", files["full"], files["fast"], "-o", tmp_path / "r", *args)
-    # 2 files read, 151 observables compared, 2 figures drawn, the table written
+    # 2 files read, 151 observables compared, 2 classifier tests, 2 figures drawn, the table
     assert "report: 100%" in result.stderr
-    assert "156/156" in result.stderr
+    assert "158/158" in result.stderr
     assert "100%" not in result.stdout  # the bar is on stderr only
     quiet = ok("report", files["full"], files["fast"], "-o", tmp_path / "q", "--no-progress")
     assert quiet.stderr == ""

@@ -122,8 +122,10 @@ def test_defaults_on_disjoint_samples_give_no_weighting_and_say_so() -> None:
     rng = np.random.default_rng(5)
     real, fake, test_r, test_f = (disjoint(rng, 5000, f) for f in (False, True, False, True))
     options = {"epochs": 10, "batch_size": 256, "progress": False, "seed": 3}
-    with pytest.warns(RuntimeWarning, match="no closer to the real one than no weights"):
-        dctr = DCTR(**options).fit(real, fake)
+    with pytest.warns(RuntimeWarning, match="no closer to the real one than no weights") as seen:
+        dctr = DCTR(**options, replicas=2).fit(real, fake)
+    # said once (not once per replica), at the caller's line
+    assert [r.filename for r in seen if "no closer" in str(r.message)] == [__file__]
     w = dctr.weight(test_f)
     before = s2(test_r[:, 1], test_f[:, 1])
     assert s2(test_r[:, 1], test_f[:, 1], w) < 1.05 * before

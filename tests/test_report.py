@@ -120,6 +120,8 @@ def test_csv_holds_every_entry_exactly(rng: np.random.Generator) -> None:
         "r_weighted",
         "s2_floor_unweighted",
         "s2_floor_weighted",
+        "s2_weighted_spread",
+        "r_weighted_spread",
     ]
     for row, entry in zip(rows, comparison.entries, strict=True):
         assert float(row["s2_unweighted"]) == entry.s2_unweighted
@@ -127,6 +129,8 @@ def test_csv_holds_every_entry_exactly(rng: np.random.Generator) -> None:
         assert float(row["s2_ratio"]) == entry.s2_ratio
         assert float(row["r_weighted"]) == entry.r_weighted
         assert float(row["s2_floor_weighted"]) == comparison.floor_weighted
+        assert math.isnan(float(row["s2_weighted_spread"]))  # no replicas
+        assert math.isnan(float(row["r_weighted_spread"]))
     # the weights correct the shift of "a": S^2 drops well below its unweighted value
     a = comparison["a"]
     assert a.s2_weighted < 0.3 * a.s2_unweighted
@@ -238,3 +242,164 @@ def test_traces_are_compared_on_the_trace_observables() -> None:
     assert [e.observable for e in comparison.entries] == list(table)
     # a sample against itself: every S² is zero
     assert all(e.s2_unweighted == 0.0 for e in comparison.entries)
+
+
+# ------------------------------------------------------------------ replicas
+
+
+def _gaussians(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    ref = {"a": rng.normal(size=3000), "b": rng.normal(size=3000)}
+    model = {"a": rng.normal(0.3, 1, 2000), "b": rng.normal(0, 1.2, 2000)}
+    return ref, model
+
+
+def test_identical_replicas_have_no_spread(rng: np.random.Generator) -> None:
+    ref, model = _gaussians(rng)
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    comparison = report.compare(ref, model, w, replicas=np.column_stack([w, w, w]))
+    plain = report.compare(ref, model, w)
+    assert comparison.n_replicas == 3
+    assert comparison.neff_model_spread == 0.0
+    assert math.isnan(plain.neff_model_spread)
+    assert plain.n_replicas == 0
+    for entry, nominal in zip(comparison.entries, plain.entries, strict=True):
+        assert entry.s2_weighted_spread == 0.0
+        # np.std of equal values: zero up to the rounding of their mean
+        assert entry.r_weighted_spread == pytest.approx(0.0, abs=1e-15 * entry.r_weighted)
+        assert entry.s2_weighted == nominal.s2_weighted  # the nominal numbers do not move
+        assert math.isnan(nominal.s2_weighted_spread)
+
+
+def test_spread_is_the_std_of_the_replicas_by_hand(rng: np.random.Generator) -> None:
+    ref, model = _gaussians(rng)
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    replicas = np.column_stack([w, np.exp(-0.2 * model["a"])])
+    comparison = report.compare(ref, model, w, replicas=replicas, bins=20)
+    for name in ("a", "b"):
+        bins = report.edges(ref[name], model[name], 20)  # the nominal's bins
+        h_ref, _ = np.histogram(ref[name], bins)
+        s2 = []
+        for column in replicas.T:
+            h, _ = np.histogram(model[name], bins, weights=column)
+            p, q = h_ref / h_ref.sum(), h / h.sum()
+            s2.append(0.5 * np.sum(np.where(p + q > 0, (p - q) ** 2 / (p + q), 0.0)))
+        r = [dctrgan.stats.uncertainty_ratio(model[name], c, ref[name]) for c in replicas.T]
+        entry = comparison[name]
+        assert entry.s2_weighted_spread == pytest.approx(np.std(s2, ddof=1), rel=1e-10)
+        assert entry.r_weighted_spread == pytest.approx(np.std(r, ddof=1), rel=1e-10)
+        assert entry.s2_weighted_spread > 0
+    neff = [dctrgan.stats.effective_entries(c) for c in replicas.T]
+    assert comparison.neff_model_spread == pytest.approx(np.std(neff, ddof=1), rel=1e-12)
+    # two replicas: the spread is |difference| / sqrt(2) of their own comparisons
+    each = [report.compare(ref, model, c, bins=20)["a"].s2_weighted for c in replicas.T]
+    assert abs(each[1] - each[0]) == pytest.approx(
+        math.sqrt(2) * comparison["a"].s2_weighted_spread, rel=1e-10
+    )
+
+
+@pytest.mark.parametrize(
+    ("replicas", "message"),
+    [
+        (np.ones(8), r"replicas: expected \(8, k\) weights with k >= 2.*shape \(8,\)"),
+        (np.ones((8, 1)), r"replicas: expected \(8, k\).*shape \(8, 1\)"),
+        (np.ones((7, 2)), r"replicas: expected \(8, k\).*shape \(7, 2\)"),
+        (np.ones((8, 2, 1)), r"replicas: expected \(8, k\)"),
+        (np.where(np.arange(16).reshape(8, 2) == 5, np.nan, 1.0), r"replicas\[:, 1\]: 1 weights"),
+        (np.where(np.arange(16).reshape(8, 2) == 4, -1.0, 1.0), r"replicas\[:, 0\]: 1 weights"),
+        (np.column_stack([np.ones(8), np.zeros(8)]), r"replicas\[:, 1\]: the weights sum to zero"),
+    ],
+)
+def test_bad_replicas_are_named(replicas: np.ndarray, message: str) -> None:
+    ref, model = {"a": np.arange(10.0)}, {"a": np.arange(8.0)}
+    with pytest.raises(ValueError, match=message):
+        report.compare(ref, model, np.ones(8), replicas=replicas)
+
+
+def test_markdown_and_csv_with_replicas(rng: np.random.Generator) -> None:
+    ref, model = _gaussians(rng)
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    replicas = np.column_stack([w, w * np.exp(0.05 * model["b"]), w * 1.01])
+    comparison = report.compare(ref, model, w, replicas=replicas, inputs=("a",))
+    text = comparison.to_markdown()
+    assert "standard deviation over the 3 replicas" in text
+    spread = comparison.neff_model_spread
+    assert f"n_eff = {comparison.neff_model:.0f} ± {spread:.0f}" in text
+    assert f"n_eff/N = {comparison.neff_fraction:.3f} ± {spread / 2000:.3f}" in text
+    assert "the median of the values ± the median of their spreads" in text
+    for entry in comparison.entries:
+        line = next(x for x in text.splitlines() if x.startswith(f"| {entry.observable} |"))
+        assert f"| {entry.s2_weighted:.2e} ± {entry.s2_weighted_spread:.2e} |" in line
+        assert f"| {entry.r_weighted:.2f} ± {entry.r_weighted_spread:.2f} |" in line
+    line = next(x for x in text.splitlines() if x.startswith("| all |"))
+    s2, s2_spread = (comparison.median(c) for c in ("s2_weighted", "s2_weighted_spread"))
+    assert f"| {s2:.2e} ± {s2_spread:.2e} |" in line
+    assert "Independent classifier test" not in text
+    rows = list(csv.DictReader(io.StringIO(comparison.to_csv())))
+    for row, entry in zip(rows, comparison.entries, strict=True):
+        assert float(row["s2_weighted_spread"]) == entry.s2_weighted_spread
+        assert float(row["r_weighted_spread"]) == entry.r_weighted_spread
+    # without replicas: not a word of them
+    plain = report.compare(ref, model, w, inputs=("a",)).to_markdown()
+    assert "±" not in plain
+    assert "replicas" not in plain
+
+
+# ------------------------------------------------------------------ the classifier test
+
+FEW = {"epochs": 5, "folds": 3, "n_bootstrap": 100}
+
+
+def test_classifier_test_of_one_distribution_covers_one_half() -> None:
+    rng = np.random.default_rng(11)
+    ref = {"x": rng.normal(size=2000), "y": rng.normal(size=2000)}
+    model = {"x": rng.normal(size=2000), "y": rng.normal(size=2000)}
+    comparison = report.compare(ref, model, np.ones(2000), test=True, test_options=FEW)
+    for t in (comparison.test_unweighted, comparison.test_weighted):
+        assert t is not None
+        assert t.auc_interval[0] < 0.5 < t.auc_interval[1]
+        assert t.folds == 3
+
+
+def test_classifier_test_sees_a_shift_that_exact_weights_remove() -> None:
+    rng = np.random.default_rng(11)
+    ref = {"x": rng.normal(0.0, 1.0, 2000)}
+    model = {"x": rng.normal(1.0, 1.0, 2000)}
+    w = np.exp(0.5 - model["x"])  # N(0, 1) / N(1, 1)
+    comparison = report.compare(ref, model, w, test=True, test_options=FEW)
+    before, after = comparison.test_unweighted, comparison.test_weighted
+    assert before is not None
+    assert after is not None
+    # AUC of N(0, 1) against N(1, 1): Phi(1 / sqrt(2)) = 0.760
+    assert before.auc == pytest.approx(0.760, abs=0.03)
+    assert before.auc_interval[0] > 0.7
+    assert after.auc == pytest.approx(0.5, abs=0.03)
+    assert after.auc_interval[0] < 0.5 < after.auc_interval[1]
+    assert after.n_eff_model == pytest.approx(dctrgan.stats.effective_entries(w))
+    # the test options reach classifier_test
+    with pytest.raises(ValueError, match="folds=1 is out of range"):
+        report.compare(ref, model, w, test=True, test_options={"folds": 1})
+
+
+def test_markdown_with_the_classifier_test(rng: np.random.Generator) -> None:
+    ref, model = _gaussians(rng)
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    comparison = report.compare(ref, model, w, test=True, test_options=FEW)
+    text = comparison.to_markdown(figures=("a.png",))
+    section = text.index("## Independent classifier test")
+    assert text.index("## Medians") < section < text.index("## Figures")
+    assert "3-fold" in text
+    assert "bootstrap at 95%" in text
+    for name, t in (
+        ("unweighted", comparison.test_unweighted),
+        ("weighted", comparison.test_weighted),
+    ):
+        assert t is not None
+        line = next(x for x in text.splitlines() if x.startswith(f"| {name} |"))
+        lo, hi = t.auc_interval
+        assert f"| {t.auc:.4f} | [{lo:.4f}, {hi:.4f}] | {t.jsd:.2e} |" in line
+    # the test adds its section and leaves the rest and the CSV as they are
+    plain = report.compare(ref, model, w)
+    assert comparison.to_csv() == plain.to_csv()
+    assert text[:section] + text[text.index("## Figures") :] == plain.to_markdown(
+        figures=("a.png",)
+    )

@@ -6,7 +6,8 @@ reference simulators:
 1. simulate ``events`` full and ``events`` fast showers of 50 GeV photons;
 2. write both to ROOT (``full.root``, ``fast.root``, tree ``events``) and read them back;
 3. fit DCTR on the 33 high-level features (DCTRGAN's DCTR-HL) on the first part of
-   both samples (the training split);
+   both samples (the training split), with ``replicas`` bootstrap replicas of the
+   classifier beside it (the uncertainty of the weights);
 4. weight the whole fast sample and write it with a ``weight`` branch
    (``fast_weighted.root``), the weights alone as a friend tree of ``fast.root``
    (``fast_weights.root``, tree ``weights``), and the model (``dctr_hl.pt``,
@@ -14,9 +15,12 @@ reference simulators:
 5. compare every observable of :func:`dctrgan.features.observables` -- the 33
    classifier inputs and the 118 held-out ones -- on the test split, which the
    classifier never saw: ``<S^2>`` before and after weighting, their ratio and ``r``
-   (``report.md``, ``report.csv``, :mod:`dctrgan.report`), and DCTRGAN Fig. 3 style
-   figures of the three composite observables (``active_cells.png``,
-   ``total_energy.png``, ``longitudinal_centroid.png``, :mod:`dctrgan.plot`).
+   (``report.md``, ``report.csv``, :mod:`dctrgan.report`), each weighted figure
+   with its spread over the replicas; an independent classifier test on all of them
+   (AUC before and after weighting, :func:`dctrgan.stats.classifier_test`); and
+   DCTRGAN Fig. 3 style figures of the three composite observables
+   (``active_cells.png``, ``total_energy.png``, ``longitudinal_centroid.png``,
+   :mod:`dctrgan.plot`), the replicas' spread as a band.
 
 Everything is written to a hidden staging folder beside ``output`` and moved into
 place only at the end: an interrupted run leaves no half-written file in ``output``.
@@ -81,6 +85,7 @@ class DemoResult:
             entries of both files).
         n_test: showers per sample in the test split (the remaining entries).
         seconds: wall time of the run.
+        replicas: replicas of the classifier (0: none, no bands).
     """
 
     output: Path
@@ -90,6 +95,7 @@ class DemoResult:
     n_train: int
     n_test: int
     seconds: float
+    replicas: int = 0
 
     def summary(self) -> str:
         """A few lines: median ``<S^2>`` before and after, median ``r``, ``n_eff/N``, the files."""
@@ -117,7 +123,13 @@ class DemoResult:
                 f"  {'statistical floor of S2':<28}"
                 f"{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
             ),
-            f"  n_eff/N of the weighted test sample: {c.neff_fraction:.2f}",
+            f"  n_eff/N of the weighted test sample: {c.neff_fraction:.2f}"
+            + (
+                f" ± {c.neff_model_spread / c.n_model:.2f} over {self.replicas} replicas"
+                if self.replicas
+                else ""
+            ),
+            *_test_lines(c),
             f"  wall time: {self.seconds:.0f} s",
             f"files in {self.output}:",
         ]
@@ -192,6 +204,8 @@ def demo(
     *,
     seed: int = 0,
     test_fraction: float = 0.5,
+    replicas: int = 5,
+    test: bool = True,
     overwrite: bool = False,
     progress: bool = True,
 ) -> DemoResult:
@@ -206,6 +220,11 @@ def demo(
             same samples and, on CPU, the same weights.
         test_fraction: fraction of each sample kept out of training for the report
             (the last entries of the files).
+        replicas: bootstrap replicas of the classifier (``DCTR(replicas=)``): the
+            spread of the report's weighted figures and the bands of the plots; 0 for
+            none (a faster run).
+        test: run the independent classifier test of the report
+            (:func:`dctrgan.stats.classifier_test`, before and after weighting).
         overwrite: write into an existing non-empty folder, replacing the demo's
             files there (other files stay).
         progress: show progress bars and step messages (on stderr).
@@ -253,13 +272,16 @@ def demo(
         full = io.read(f"{folder / 'full.root'}:events", kind="showers")
         fast = io.read(f"{folder / 'fast.root'}:events", kind="showers")
         steps(f"fitting DCTR-HL on entries 0-{n_train - 1} of both samples")
-        dctr = DCTR(features="high_level", seed=seed, progress=progress)
+        dctr = DCTR(features="high_level", seed=seed, progress=progress, replicas=replicas)
         dctr.fit(full[:n_train], fast[:n_train])
         steps(
             "weighting the fast sample; writing fast_weighted.root, fast_weights.root, dctr_hl.pt"
         )
         weighted = dctr.attach(fast)
         weights = np.asarray(weighted["weight"], dtype=np.float64)
+        spread = (
+            np.asarray(weighted["dctr_replicas"], dtype=np.float64)[n_train:] if replicas else None
+        )
         io.write(folder / "fast_weighted.root", weighted)
         io.write_weights(folder / "fast_weights.root", weighted)
         dctr.save(folder / "dctr_hl.pt")
@@ -272,6 +294,8 @@ def demo(
             full_obs,
             fast_obs,
             test_weights,
+            replicas=spread,
+            test=test,
             evaluation=(
                 f"the test split, entries {n_train}-{events - 1} of full.root and fast.root "
                 f"({n_test} showers each), which the classifier never saw: it was fit on "
@@ -285,6 +309,7 @@ def demo(
                 full_obs[name],
                 fast_obs[name],
                 test_weights,
+                replicas=spread,
                 observable=name,
                 unit=features.observable_unit(name),
                 labels=_LABELS,
@@ -306,4 +331,17 @@ def demo(
         n_train=n_train,
         n_test=n_test,
         seconds=seconds,
+        replicas=replicas,
     )
+
+
+def _test_lines(c: report.Comparison) -> list[str]:
+    """The summary's lines of the independent classifier test, if it ran."""
+    lines = []
+    for label, t in (("unweighted", c.test_unweighted), ("weighted", c.test_weighted)):
+        if t is not None:
+            low, high = t.auc_interval
+            lines.append(
+                f"  independent classifier, {label}: AUC {t.auc:.3f} [{low:.3f}, {high:.3f}]"
+            )
+    return lines

@@ -200,25 +200,56 @@ def simulate_command(
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
+    "--replicas",
+    type=click.IntRange(min=0),
+    default=5,
+    show_default=True,
+    help="Bootstrap replicas of the classifier: the spread of the report and the plots' "
+    "bands (0: none).",
+)
+@click.option(
+    "--test/--no-test",
+    default=True,
+    show_default=True,
+    help="Run the independent classifier test of the report (AUC before and after weighting).",
+)
+@click.option(
     "--overwrite", is_flag=True, help="Write into a non-empty folder, replacing the demo's files."
 )
 @click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show progress on stderr."
 )
-def demo_command(output: Path, events: int, seed: int, overwrite: bool, progress: bool) -> None:
+def demo_command(
+    output: Path,
+    events: int,
+    seed: int,
+    replicas: int,
+    test: bool,
+    overwrite: bool,
+    progress: bool,
+) -> None:
     """The main job: DCTR-HL reweighting of the fast calorimeter simulation, end to end.
 
     Simulates full and fast 50 GeV photon showers, writes them to ROOT and reads them
     back, fits DCTR on the 33 high-level features, writes the weighted fast sample
     (a weight branch, and a friend tree), the model, a table of S^2 and r for every
-    observable (Markdown and CSV) and Fig. 3 style plots, all into one folder.
+    observable with their spread over the replicas (Markdown and CSV), an independent
+    classifier test, and Fig. 3 style plots with the replicas' band, all into one folder.
 
     \b
     Example:
         dctrgan demo --output dctrgan-demo --events 50000
     """
     try:
-        result = demo.demo(output, events, seed=seed, overwrite=overwrite, progress=progress)
+        result = demo.demo(
+            output,
+            events,
+            seed=seed,
+            replicas=replicas,
+            test=test,
+            overwrite=overwrite,
+            progress=progress,
+        )
     except ImportError as err:  # the plot extra is missing: one line with the hint
         raise click.ClickException(str(err)) from err
     click.echo(result.summary())

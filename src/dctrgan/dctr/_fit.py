@@ -236,9 +236,11 @@ def fit_fold(
     val_index: np.ndarray,
     rng: np.random.Generator,
     run: Run,
+    warn: bool = True,
 ) -> Fold:
     """Train, calibrate and normalize one classifier on ``train_index``, validating on
-    ``val_index`` (early stopping, temperature, offset).
+    ``val_index`` (early stopping, temperature, offset; ``warn``: as
+    :func:`calibrate_fold`).
 
     The classes are balanced separately in the training and in the validation events
     (after tiling the smaller class with ``balance="tile"``), so both the loss and the
@@ -303,7 +305,7 @@ def fit_fold(
     temperature, offset, neff = 1.0, 0.0, None
     if len(val_index) and (c.calibrate is not None or c.normalize):
         _, logit = evaluate_classifier(model, val_loader)
-        temperature, offset, neff = calibrate_fold(c, sample, val_index, scaled, logit)
+        temperature, offset, neff = calibrate_fold(c, sample, val_index, scaled, logit, warn)
         log.info(
             "%s: temperature %.4g, log-weight offset %.4g, validation n_eff/N %.3g",
             run.desc,
@@ -316,12 +318,18 @@ def fit_fold(
 
 
 def calibrate_fold(
-    c: Config, sample: Sample, val_index: np.ndarray, scaled: np.ndarray, logit: torch.Tensor
+    c: Config,
+    sample: Sample,
+    val_index: np.ndarray,
+    scaled: np.ndarray,
+    logit: torch.Tensor,
+    warn: bool = True,
 ) -> tuple[float, float, float]:
     """Temperature, log-weight offset and ``n_eff / N`` of the fake events of a fold's
     validation events ``val_index`` (``scaled``: their class-balanced weights).
 
-    ``c`` is :func:`resolved`: its clip is a number or ``None``.
+    ``c`` is :func:`resolved`: its clip is a number or ``None``. ``warn``: warn when
+    the closure softens the weights to about 1 (the nominal fit; not its replicas).
     """
     z = logit.numpy().astype(np.float64)
     is_real = sample.is_real[val_index]
@@ -347,7 +355,7 @@ def calibrate_fold(
             CLOSURE_FACTORS[-1],
         )
         temperature *= factor
-        if factor == CLOSURE_FACTORS[-1]:
+        if warn and factor == CLOSURE_FACTORS[-1]:
             warnings.warn(
                 f"DCTR: on the validation events the weights bring the fake sample no "
                 f"closer to the real one than no weights (mean S2 {closures[0]:.3g} as "
@@ -355,7 +363,7 @@ def calibrate_fold(
                 f"softened {factor:g}x and the weights stay near 1. The samples barely "
                 "overlap or the classifier learnt noise: check the features and the generator",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=5,  # the caller of DCTR.fit (via fit_folds, fit_fold)
             )
     if c.normalize:
         offset = fit_offset(z[~is_real], temperature, weight)

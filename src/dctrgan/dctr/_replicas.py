@@ -157,6 +157,7 @@ def fit_replicas(
                 val_index[keep[val_index]],
                 np.random.default_rng(seed),
                 dataclasses.replace(run, desc=run.desc + label, seed=seed),
+                warn=False,
             )
         )
     return Replicas(
@@ -295,7 +296,7 @@ def fit_batched(
             drawn = counts[r][val_index] > 0
             replica = dataclasses.replace(sample, weight=weight[r])
             temperatures[r], offsets[r], _ = calibrate_fold(
-                c, replica, val_index[drawn], scaled[r], logit[drawn, r]
+                c, replica, val_index[drawn], scaled[r], logit[drawn, r], warn=False
             )
     log.info("%s: replica temperatures %s", run.desc, np.round(temperatures, 4).tolist())
     return Replicas([model.eval()], temperatures, offsets)

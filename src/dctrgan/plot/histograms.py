@@ -484,11 +484,17 @@ def comparison(
     unit: str = "",
     labels: Sequence[str] = ("Reference", "Model", "Model, weighted"),
     ratio_range: tuple[float, float] = (0.5, 1.5),
+    replicas: Any = None,
 ) -> Figure:
     """Reference, model and weighted model histograms of one observable, with a ratio panel.
 
     :func:`compare` of ``reference`` with ``model`` twice, without and with
-    ``weights``; see there.
+    ``weights``; see there. With ``replicas``, the weighted model is a
+    :class:`dctrgan.Hist` filled with them, on the edges the samples would get
+    (:func:`dctrgan.report.edges`), so :func:`compare` draws its reweighting
+    uncertainty as a hatched band. The legend's ``<S^2>`` is the same (same bins);
+    ``r`` comes from the bins then, for every sample (:meth:`dctrgan.Hist.uncertainty_ratio`,
+    entries at bin centres, a difference well below the legend's one decimal).
 
     Args:
         reference: ``(N1,)`` values of the observable in the reference sample.
@@ -500,13 +506,16 @@ def comparison(
         unit: its unit, for the x label (``MeV``).
         labels: legend labels of the reference, the model and the weighted model.
         ratio_range: y range of the ratio panel.
+        replicas: ``(N2, k)`` weights of the model events under ``k >= 2`` replicas of
+            the weighting (as ``weights``, one column per replica), or None.
 
     Returns:
         The figure, with two axes: the histograms, and the ratio to the reference.
 
     Raises:
         ModuleNotFoundError: without matplotlib or mplhep (install ``dctrgan[plot]``).
-        ValueError: for non-finite values, invalid weights, or not three labels.
+        ValueError: for non-finite values, invalid weights or replicas, or not three
+            labels.
 
     Example:
         >>> fig = comparison(  # doctest: +SKIP
@@ -517,13 +526,26 @@ def comparison(
     if len(labels) != 3:
         msg = f"labels: expected three (reference, model, weighted model), got {len(labels)}"
         raise ValueError(msg)
+    weighted, model_weights = model, weights
+    if replicas is not None:
+        from dctrgan.hist import Hist
+
+        x_ref, x_model = vector(reference, "reference"), vector(model, "model")
+        edges = report.edges(x_ref, x_model, int(bins)) if np.ndim(bins) == 0 else bins
+        # the report's checks of the weights first
+        report.compare_observable(
+            x_ref, x_model, weights, reference_weights=reference_weights, bins=edges
+        )
+        weighted = Hist.new.Var(np.asarray(edges, np.float64), name="x").Weight()
+        weighted.fill(x_model, weight=vector(weights, "weights"), replicas=replicas)
+        model_weights = None
     fig, _ = compare(
         reference,
         model,
-        model,
+        weighted,
         labels=labels,
         bins=bins,
-        weights=[None, weights],
+        weights=[None, model_weights],
         reference_weights=reference_weights,
         observable=observable,
         unit=unit,
