@@ -32,8 +32,8 @@
 
 Sizes (training real + fake, held-out real + fake, signed fake + real): 30k + 30k,
 50k + 50k, 100k + 100k; with ``--quick`` 8k + 8k, 10k + 10k, 20k + 20k. Torch's
-threads are DCTR's choice: one for the nominal MLP (a second intra-op thread makes so
-small a net slower), all for the batched replicas. Fixed seeds. Stage timings go to stderr.
+threads are DCTR's choice: one for these small nets (on a shared 2-core machine a
+second intra-op thread makes them slower). Fixed seeds. Stage timings go to stderr.
 With ``--quick`` the pull standard deviation is not judged against its target: with
 8k training events the replicas' spread is about half the statistical sigma and the
 normalization of the weights is off by ~2 %, so one seed's 100 pulls say little (it

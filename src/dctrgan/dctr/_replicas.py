@@ -258,9 +258,10 @@ def fit_batched(
     w = torch.from_numpy(scaled.astype(np.float32)).to(device)
     # BCE while every weight is >= 0 (as the nominal fit), the bounded Brier loss with signed ones
     kind = "brier" if bool((w < 0).any()) else "bce"
-    # k networks in every product: enough arithmetic for torch's threads (on 2 cores, 10
-    # replicas cost 3.4 fits with both, 5.4 with one; 5 replicas 2.4 and 2.9; 2: 1.5, 1.7)
-    with threads(cpu_threads(device, small=False)):
+    # one thread, as the nominal MLP: on 2 cores a second thread made 10 replicas cost 3.4
+    # fits instead of 5.4 while the other core was idle, and 13 instead of 5 while another
+    # job held it (each product waits for the descheduled thread)
+    with threads(cpu_threads(device, small=True)):
         nets = []
         for r, seed in enumerate(seeds):
             with seeded(seed, device):
