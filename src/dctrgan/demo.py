@@ -98,38 +98,15 @@ class DemoResult:
     replicas: int = 0
 
     def summary(self) -> str:
-        """A few lines: median ``<S^2>`` before and after, median ``r``, ``n_eff/N``, the files."""
-        c = self.comparison
-
-        def line(label: str, group: str | None) -> str:
-            return (
-                f"  {label:<28}{c.median('s2_unweighted', group):>12.2e}"
-                f"{c.median('s2_weighted', group):>12.2e}{c.median('s2_ratio', group):>9.2f}"
-                f"{c.median('r_weighted', group):>7.2f}"
-            )
-
-        n_in = sum(e.group == "input" for e in c.entries)
-        n_out = len(c.entries) - n_in
+        """A few lines: the report's :meth:`~dctrgan.report.Comparison.summary` (median
+        ``<S^2>`` before and after, ``r``, ``n_eff/N``, the classifier test), the files."""
         lines = [
             (
                 f"dctrgan demo: DCTR-HL on {self.n_events} full and {self.n_events} fast showers "
                 f"of {ENERGY:g} GeV photons, trained on {self.n_train} + {self.n_train}, "
                 f"compared on the {self.n_test} + {self.n_test} test showers it never saw"
             ),
-            f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}",
-            line(f"{n_in} classifier inputs", "input"),
-            line(f"{n_out} held-out observables", "held-out"),
-            (
-                f"  {'statistical floor of S2':<28}"
-                f"{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
-            ),
-            f"  n_eff/N of the weighted test sample: {c.neff_fraction:.2f}"
-            + (
-                f" ± {c.neff_model_spread / c.n_model:.2f} over {self.replicas} replicas"
-                if self.replicas
-                else ""
-            ),
-            *_test_lines(c),
+            self.comparison.summary(),
             f"  wall time: {self.seconds:.0f} s",
             f"files in {self.output}:",
         ]
@@ -333,15 +310,3 @@ def demo(
         seconds=seconds,
         replicas=replicas,
     )
-
-
-def _test_lines(c: report.Comparison) -> list[str]:
-    """The summary's lines of the independent classifier test, if it ran."""
-    lines = []
-    for label, t in (("unweighted", c.test_unweighted), ("weighted", c.test_weighted)):
-        if t is not None:
-            low, high = t.auc_interval
-            lines.append(
-                f"  independent classifier, {label}: AUC {t.auc:.3f} [{low:.3f}, {high:.3f}]"
-            )
-    return lines

@@ -46,15 +46,6 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
-def _line(comparison: report.Comparison, label: str, group: str | None) -> str:
-    c = comparison
-    return (
-        f"  {label:<28}{c.median('s2_unweighted', group):>12.2e}"
-        f"{c.median('s2_weighted', group):>12.2e}{c.median('s2_ratio', group):>9.2f}"
-        f"{c.median('r_weighted', group):>7.2f}"
-    )
-
-
 def _kind(events: Any) -> str:
     fields = ak.fields(events)
     return "showers" if "hits" in fields else "traces" if "signal" in fields else "events"
@@ -310,24 +301,5 @@ def _print_summary(c: report.Comparison, kind: str, output: Path, files: Sequenc
         f"compared {len(c.entries)} observables of {c.n_reference} reference and "
         f"{c.n_model} weighted {what}"
     )
-    click.echo(f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}")
-    for group in c.groups:
-        n = sum(e.group == group for e in c.entries)
-        label = "classifier inputs" if group == "input" else group + " observables"
-        click.echo(_line(c, f"{n} {label}", group))
-    floor = f"{c.floor_unweighted:>12.2e}{c.floor_weighted:>12.2e}"
-    click.echo(f"  {'statistical floor of S2':<28}{floor}")
-    spread = f" ± {c.neff_model_spread / c.n_model:.2f}" if c.n_replicas and c.n_model else ""
-    click.echo(f"  n_eff/N of the weighted sample: {c.neff_fraction:.2f}{spread}")
-    if c.n_replicas:
-        click.echo(
-            f"  (± the standard deviation over the {c.n_replicas} replicas of the weighting)"
-        )
-    for name, t in (("unweighted", c.test_unweighted), ("weighted", c.test_weighted)):
-        if t is not None:
-            lo, hi = t.auc_interval
-            click.echo(
-                f"  classifier test, {name + ':':<12}AUC {t.auc:.3f} [{lo:.3f}, {hi:.3f}] "
-                f"({t.level:.0%}; 0.5: cannot be told apart)"
-            )
+    click.echo(c.summary())
     click.echo(f"wrote {', '.join(files)} in {output}")

@@ -135,7 +135,7 @@ class DCTR:
         replicas: train this many replicas beside the nominal classifier (which stays as
             without them); their spread is the uncertainty of the weights (:meth:`weight`
             with ``replicas=True``, :meth:`attach`, :meth:`add_to`). MLPs train as one
-            batched network (k = 10 cost 4-6 fits); not with ``folds > 1``.
+            batched network (k = 10 cost 4-7 fits); not with ``folds > 1``.
         replica_method: ``"bootstrap"``: Poisson(1) counts on the events of both
             samples and a seed per replica (the statistical uncertainty of the
             training samples and of the training); ``"ensemble"``: the seed only.

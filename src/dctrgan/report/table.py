@@ -170,6 +170,37 @@ class Table:
         values = values[~np.isnan(values)]
         return float(np.median(values)) if len(values) else math.nan
 
+    def summary(self) -> str:
+        """A few lines of plain text (what ``dctrgan report`` and ``dctrgan demo``
+        print): the median ``<S^2>`` before and after weighting, their ratio and ``r``
+        per group, the floors, ``n_eff / N`` (± its spread over the replicas) and the
+        independent classifier test's AUCs, if run."""
+        lines = [f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}"]
+        for group in self.groups:
+            n = sum(e.group == group for e in self.entries)
+            label = "classifier inputs" if group == "input" else group + " observables"
+            lines.append(
+                f"  {f'{n} {label}':<28}{self.median('s2_unweighted', group):>12.2e}"
+                f"{self.median('s2_weighted', group):>12.2e}"
+                f"{self.median('s2_ratio', group):>9.2f}{self.median('r_weighted', group):>7.2f}"
+            )
+        floors = f"{self.floor_unweighted:>12.2e}{self.floor_weighted:>12.2e}"
+        lines.append(f"  {'statistical floor of S2':<28}{floors}")
+        spread = ""
+        if self.n_replicas and self.n_model:
+            spread = (
+                f" ± {self.neff_model_spread / self.n_model:.2f} over {self.n_replicas} replicas"
+            )
+        lines.append(f"  n_eff/N of the weighted sample: {self.neff_fraction:.2f}{spread}")
+        for name, t in (("unweighted", self.test_unweighted), ("weighted", self.test_weighted)):
+            if t is not None:
+                lo, hi = t.auc_interval
+                lines.append(
+                    f"  classifier test, {name + ':':<12}AUC {t.auc:.3f} [{lo:.3f}, {hi:.3f}] "
+                    f"({t.level:.0%}; 0.5: cannot be told apart)"
+                )
+        return "\n".join(lines)
+
     def to_csv(self) -> str:
         """The table as CSV: a header line, then one line per observable.
 
