@@ -146,7 +146,6 @@ class DCTR:
         temperatures: the fitted temperature of each fold.
         clip: the largest weight, a number (``"sqrt_n"`` resolved by :meth:`fit`) or ``None``.
         offsets: the log-weight offset of each fold (``normalize``; 0 without).
-        replica_temperatures: the temperature of each replica (empty without replicas).
         feature_names: names of the classifier inputs, where known.
         heldout_fold: with ``folds > 1``, the fold each fake training event was held
             out of, ``(N_fake,)``; ``None`` otherwise.
