@@ -265,13 +265,17 @@ def closure_factor(
     closures = []
     for factor in CLOSURE_FACTORS:
         t = temperature * factor
-        log_w = z[~real] / t + fit_offset(z[~real], t, w0[~real])
+        try:
+            log_w = z[~real] / t + fit_offset(z[~real], t, w0[~real])
+        except ValueError:  # signed weights whose weighted total is not positive at t
+            closures.append(math.inf)
+            continue
         if clip is not None:
             log_w = np.minimum(log_w, math.log(clip))
         w = w0[~real] * np.exp(np.minimum(log_w, MAX_LOG_WEIGHT))
         hist_fake = _histograms(index[:, ~real], w, ends)
         closures.append(_mean_separation(hist_real, hist_fake, ends))
-    if np.isnan(closures).any():  # weights of no positive total: leave them
+    if not np.isfinite(closures[0]) or np.isnan(closures).any():  # no total to compare
         return 1.0, closures
     # ties (to rounding) go to the softer weights: samples that no weight brings closer
     best = np.flatnonzero(np.asarray(closures) <= min(closures) * (1 + 1e-9) + 1e-15)
