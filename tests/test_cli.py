@@ -644,3 +644,16 @@ def test_api_errors_reach_the_cli_in_its_words(
     result = run("weight", files["model"], files["fast"], "-o", out, "--no-progress")
     assert_error(result, "pass --overwrite to replace it")
     assert "overwrite=True" not in result.stderr
+
+
+def test_report_test_on_too_few_events_says_no_test(tmp_path: Path) -> None:
+    full = io.write(tmp_path / "f.root", dctrgan.simulate.calorimeter(6, seed=1, progress=False))
+    fast = dctrgan.simulate.calorimeter(6, variant="fast", seed=2, progress=False)
+    fast = io.write(tmp_path / "w.root", ak.with_field(fast, np.ones(6, np.float32), "weight"))
+    args = ["--figures", "none", "--no-progress"]
+    result = run("report", full, fast, "-o", tmp_path / "r", *args)
+    assert result.exit_code == 2, result.output
+    assert "fewer than two per fold" in result.output
+    assert "pass --no-test to compare without the classifier test" in result.output
+    assert not (tmp_path / "r").exists()
+    ok("report", full, fast, "-o", tmp_path / "r", *args, "--no-test")

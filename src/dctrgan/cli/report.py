@@ -249,18 +249,24 @@ def report_command(
             raise FileExistsError(msg)
         bar.total += len(ref_obs) + 2 * test + len(names) + 1
         bar.refresh()
-        comparison = report.compare(
-            ref_obs,
-            model_obs,
-            w,
-            reference_weights=w_ref,
-            inputs=inputs,
-            bins=bins,
-            evaluation=f"{reference} (reference) and {weighted} (weighted)",
-            progress=bar.update,
-            replicas=replicas,
-            test=test,
-        )
+        try:
+            comparison = report.compare(
+                ref_obs,
+                model_obs,
+                w,
+                reference_weights=w_ref,
+                inputs=inputs,
+                bins=bins,
+                evaluation=f"{reference} (reference) and {weighted} (weighted)",
+                progress=bar.update,
+                replicas=replicas,
+                test=test,
+            )
+        except ValueError as err:
+            if "classifier_test" not in str(err):
+                raise
+            msg = f"{err}; pass --no-test to compare without the classifier test"
+            raise click.BadParameter(msg, param_hint="--test") from None
         if names:
             plot.require()
         output.mkdir(parents=True, exist_ok=True)
