@@ -173,6 +173,17 @@ def test_fit_knobs_reach_the_model(tmp_path: Path, files: dict[str, Path]) -> No
     assert ak.max(DCTR.load(out).weight(io.read(files["fast"]))) <= 3.0
     ok("fit", files["full"], files["fast"], "-o", out, "--clip", "none", "--overwrite", *FIT)
     assert DCTR.load(out).config["clip"] is None
+    more = ["--clip", "sqrt_n", "--calibrate", "temperature", "--replicas", "2", "--overwrite"]
+    ok("fit", files["full"], files["fast"], "-o", out, *more, *FIT)
+    dctr = DCTR.load(out)
+    assert (dctr.config["clip"], dctr.config["calibrate"]) == ("sqrt_n", "temperature")
+    # sqrt of the Kish n_eff of the FAKE input weights, linspace(0.5, 1.5, 200)
+    weights = np.linspace(0.5, 1.5, 200, dtype=np.float32).astype(np.float64)
+    assert dctr.clip == pytest.approx(dctrgan.stats.effective_entries(weights) ** 0.5)
+    assert len(dctr.replica_temperatures) == 2
+    result = run("fit", files["full"], files["fast"], "-o", out, "--clip", "sqrt", "--overwrite")
+    assert result.exit_code == 2
+    assert "expected a positive number, auto, sqrt_n or none, got 'sqrt'" in result.output
 
 
 def test_fit_on_points(tmp_path: Path, rng: np.random.Generator) -> None:

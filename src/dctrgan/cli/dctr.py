@@ -116,8 +116,8 @@ def load_dctr(path: str, device: str, progress: bool = False) -> DCTR:
 
 
 def _clip(text: str) -> float | str | None:
-    if text == "auto":
-        return "auto"
+    if text in ("auto", "sqrt_n"):
+        return text
     if text == "none":
         return None
     try:
@@ -125,7 +125,7 @@ def _clip(text: str) -> float | str | None:
     except ValueError:
         value = math.nan
     if not value > 0:
-        msg = f"expected a positive number, auto or none, got {text!r}"
+        msg = f"expected a positive number, auto, sqrt_n or none, got {text!r}"
         raise click.BadParameter(msg, param_hint="--clip")
     return value
 
@@ -187,7 +187,25 @@ def _check_auto(events: Any, spec: Any, argument: str) -> None:
     "--clip",
     default="auto",
     show_default=True,
-    help="Largest weight: a number, none, or auto (5 for cnn3d, none otherwise).",
+    help="Largest weight: a number, none, sqrt_n (the square root of the FAKE events), "
+    "or auto (5 for cnn3d, sqrt_n otherwise).",
+)
+@click.option(
+    "--calibrate",
+    type=click.Choice(["auto", "temperature", "closure", "none"]),
+    default="auto",
+    show_default=True,
+    help="temperature: fitted to the validation loss; closure: that temperature, softened "
+    "where the weighted validation events then match the real ones better; auto: "
+    "temperature for cnn3d, closure otherwise.",
+)
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Bootstrap replicas of the classifier (the uncertainty of the weights: "
+    "dctrgan weight writes them as dctr_replicas, dctrgan report quotes their spread).",
 )
 @events_option
 @branch_option
@@ -206,6 +224,8 @@ def fit_command(
     lr: float,
     folds: int,
     clip: str,
+    calibrate: str,
+    replicas: int,
     events: int | None,
     branches: tuple[str, ...],
     overwrite: bool,
@@ -244,6 +264,8 @@ def fit_command(
         batch_size=batch_size,
         lr=lr,
         clip=_clip(clip),  # type: ignore[arg-type]
+        calibrate=None if calibrate == "none" else calibrate,  # type: ignore[arg-type]
+        replicas=replicas,
         folds=folds,
         device=device,
         seed=seed,
