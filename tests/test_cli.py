@@ -668,3 +668,20 @@ def test_report_test_on_too_few_events_says_no_test(tmp_path: Path) -> None:
     assert "pass --no-test to compare without the classifier test" in result.output
     assert not (tmp_path / "r").exists()
     ok("report", full, fast, "-o", tmp_path / "r", *args, "--no-test")
+
+
+def test_fit_weight_report_with_replicas_on_the_command_line(
+    tmp_path: Path, files: dict[str, Path]
+) -> None:
+    """fit --replicas, weight (dctr_replicas written, streamed), report quoting the spread."""
+    model, out = tmp_path / "m.pt", tmp_path / "w.root"
+    ok("fit", files["full"], files["fast"], "-o", model, "--replicas", "2", *FIT)
+    ok("weight", model, files["fast"], "-o", out, "--step-size", "70", "--no-progress")
+    weighted = io.read(out)
+    nominal, replicas = DCTR.load(model).weight(io.read(files["fast"]), replicas=True)
+    np.testing.assert_array_equal(ak.to_numpy(weighted.dctr_replicas), ak.to_numpy(replicas))
+    np.testing.assert_array_equal(ak.to_numpy(weighted.dctr_weight), ak.to_numpy(nominal))
+    args = ["--figures", "none", "--no-test", "--no-progress"]
+    result = ok("report", files["full"], out, "-o", tmp_path / "r", *args)
+    assert "over 2 replicas" in result.output
+    assert "standard deviation over the 2 replicas" in (tmp_path / "r" / "report.md").read_text()
