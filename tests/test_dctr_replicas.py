@@ -377,7 +377,8 @@ def test_coffea_processor_replicas(toy_file: tuple[Path, DCTR], mode: str) -> No
         (out,) = dask.compute(out)
     w, r = dctr.weight(dctrgan.read(path), replicas=True)
     w, r = ak.to_numpy(w), ak.to_numpy(r)
-    assert_array_equal(np.asarray(out[None]), w)
+    # float32: the dask graph evaluates other batch sizes, one ulp apart at most
+    assert_allclose(np.asarray(out[None]), w, rtol=3e-7)
     names = {f"dctr_replica{i}{s}" for i in range(3) for s in ("Up", "Down")}
     assert set(out) - {None} == names
     for i in range(3):
@@ -401,6 +402,6 @@ def test_coffea_processor_envelope(toy_file: tuple[Path, DCTR], mode: str) -> No
     w, r = ak.to_numpy(w).astype(np.float64), ak.to_numpy(r).astype(np.float64)
     spread = np.log(r).std(axis=1, ddof=1)
     assert set(out) == {None, "dctrUp", "dctrDown"}
-    assert_array_equal(np.asarray(out[None]), w)
+    assert_allclose(np.asarray(out[None]), w, rtol=3e-7)  # float32, as above
     assert_allclose(np.asarray(out["dctrUp"]), w * np.exp(spread), rtol=1e-6)
     assert_allclose(np.asarray(out["dctrDown"]), w * np.exp(-spread), rtol=1e-6)

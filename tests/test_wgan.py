@@ -180,7 +180,10 @@ def test_fit_and_sample_every_family(shape: tuple[int, ...], rng: np.random.Gene
     assert all(len(v) == 3 for v in wgan.history.values())
     # critic loss = -C1 + C2 per step (both are means over the n_critic updates)
     h = wgan.history
-    assert_allclose(h["critic_loss"], np.subtract(h["gradient_penalty"], h["wasserstein"]))
+    # the loss is summed in float32, the history in float64
+    assert_allclose(
+        h["critic_loss"], np.subtract(h["gradient_penalty"], h["wasserstein"]), rtol=1e-6
+    )
     samples = wgan.sample(25, condition=np.linspace(1, 100, 25), seed=1)
     assert samples.shape == (25, *shape)
     assert samples.dtype == np.float32
