@@ -2,8 +2,10 @@
 
 For each toy of ``dctrgan.simulate.gaussians`` (1D bimodal, 2D circle, 2D 5 x 5 grid):
 
-1. train ``dctrgan.WGAN`` with the paper's toy networks (generator 2 x 15, critic
-   2 x 25; latent 5, 8 and 25) on 100k truth points;
+1. train ``dctrgan.WGAN`` at its defaults for points (generator and critic 2 x 64, the
+   generator averaged over its last updates, latent 5 in 1D and 8 in 2D) on 100k truth
+   points (``benchmarks/gan_coverage.py`` compares them with the paper's toy networks,
+   generator 2 x 15 and critic 2 x 25, ``preset="paper"``);
 2. fit ``DCTR`` on fresh truth points against GAN points, with the paper's
    reweighters: hidden layers 3 x 20 (1D) and 64-128-256 (2D), up to 100 epochs
    (early stopping on the validation loss; the other arguments DCTR's defaults);
@@ -48,11 +50,12 @@ the small generator squeezes the circle's modes into thin streaks and leaves hol
 between them: the bound falls from about 0.3 at 1000 steps to 0.1-0.17 at 2000 and
 below 0.12 at 3000 (five seeds). The grid's bound stays below about 0.18 at every
 length from 500 to 10,000 steps (also with lambda 1 or 10, batch 512, n_critic 10,
-the vanilla GAN, and 2 x 64 or 2 x 128 generators): the 2 x 15 generator lays its
-points along the square's edges and spreads the rest between the modes, so no
-reweighting of it reaches
-``n_eff / N = 0.3`` -- the grid misses that target by construction of the GAN, not
-of the reweighting (DCTR's ``n_eff`` sits at the bound).
+the vanilla GAN, 2 x 64, 2 x 128 or 3 x 128 nets, a mixture code of 50 components,
+the generator average, Fourier features in the critic, learning rates 1e-4 to 1e-3,
+and the non-saturating GAN with an R1 penalty): every generator lays its points along
+the square's edges and spreads the rest over the square between the modes, so no
+reweighting of it reaches ``n_eff / N = 0.3`` -- the grid misses that target by the
+GAN, not by the reweighting (DCTR's ``n_eff`` sits at the bound).
 
 ``--quick`` trains the same GANs, fits DCTR on 20k points per class for at most 20
 epochs and scores 100k points (the full run: 100k and 500k); its figures are not
@@ -89,8 +92,8 @@ EPOCHS = 100
 
 @dataclasses.dataclass(frozen=True)
 class Toy:
-    """A toy, its GAN (latent, steps), its scoring grid (``bins`` of ``[low, high]`` per
-    axis) and the hidden layers of its reweighter."""
+    """A toy, its GAN (the paper's latent size, steps), its scoring grid (``bins`` of
+    ``[low, high]`` per axis) and the hidden layers of its reweighter."""
 
     name: str
     mixture: GaussianMixture
@@ -230,7 +233,7 @@ def run_toy(
     p_truth, mode_truth = truth_integrals(toy)
     start = time.perf_counter()
     gan_seed = seed if toy.gan_seed is None else toy.gan_seed
-    wgan = WGAN((mixture.dim,), latent=toy.latent, seed=gan_seed, progress=False)
+    wgan = WGAN((mixture.dim,), seed=gan_seed, progress=False)
     wgan.fit(mixture.sample(N_GAN_TRAIN, seed=gan_seed + 1), steps=toy.steps)
     gan_seconds = time.perf_counter() - start
     log(f"{toy.name}: WGAN, {toy.steps} steps ({gan_seconds:.1f} s)")

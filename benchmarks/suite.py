@@ -33,6 +33,7 @@ BENCHMARKS = (
     "replicas",
     "uncertainty",
     "gan_toys",
+    "gan_coverage",
     "wgan_patterns",
     "calo_gan",
     "refiner_speed",

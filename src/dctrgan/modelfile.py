@@ -28,7 +28,7 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 
@@ -66,8 +66,13 @@ class ModelConfig:
 
     A subclass is a frozen dataclass whose ``__post_init__`` validates the values;
     :meth:`from_dict` is the only way a saved config comes back, so a loaded config
-    is validated exactly as a new one.
+    is validated exactly as a new one. :attr:`FORMER` holds, for fields added after
+    files were first written, the value that gives the former behaviour: a file
+    without the field loads with it.
     """
+
+    #: Fields added later -> the value that files written before them behave as.
+    FORMER: ClassVar[Mapping[str, Any]] = {}
 
     def check(self, owner: str, checks: Iterable[tuple[str, bool, str]]) -> None:
         """Validate fields: ``checks`` are ``(field, ok, what it must be)``.
@@ -97,6 +102,7 @@ class ModelConfig:
             msg = f"{cls.__qualname__}: expected a mapping of fields, got {type(d).__name__}"
             raise TypeError(msg)
         names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        d = {k: v for k, v in cls.FORMER.items() if k not in d} | dict(d)
         if set(d) != names:
             msg = (
                 f"{cls.__qualname__} fields differ: missing {sorted(names - set(d))}, "

@@ -44,6 +44,7 @@ __all__ = (
     "VolumeGenerator",
     "build_networks",
     "family_of",
+    "noise",
 )
 
 Family = Literal["points", "patterns", "volumes"]
@@ -81,18 +82,53 @@ def _with(x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
 # ------------------------------------------------------------------ points
 
 
+def noise(
+    n: int,
+    latent: int,
+    components: int = 0,
+    *,
+    generator: torch.Generator | None = None,
+    device: torch.device | None = None,
+) -> torch.Tensor:
+    """The generator's input: Gaussian noise, with a mixture code if ``components > 0``.
+
+    ``(n, latent)`` standard normal values; with ``components = K > 0`` a one-hot code
+    of a component drawn uniformly from ``K`` is appended, ``(n, latent + K)``. The
+    code makes the latent space ``K`` disconnected pieces: a continuous generator maps
+    a connected latent space onto a connected set, so it must lay points between
+    separated modes; with the code it can give each mode pieces of its own (the code
+    is a per-component bias of the generator's first layer, a Gaussian mixture prior
+    with learnt means).
+    """
+    z = torch.randn(n, latent, generator=generator, device=device)
+    if components == 0:
+        return z
+    pick = torch.randint(components, (n,), generator=generator, device=device)
+    code = torch.nn.functional.one_hot(pick, components).to(z.dtype)
+    return torch.cat([z, code], -1)
+
+
 class PointGenerator(nn.Module):
-    """``[z, condition] -> x``: an MLP (DCTRGAN toys: 2 x 15 ReLU, linear output).
+    """``[z, condition] -> x``: an MLP with ReLU and a linear output.
+
+    The DCTRGAN toys' generator is 2 x 15 (``hidden=(15, 15)``, ``inputs = latent``);
+    :class:`dctrgan.WGAN`'s default is wider and takes a mixture code (:func:`noise`).
+
+    Args:
+        dim: the points' dimension ``d``.
+        inputs: size of the noise (``latent + components`` of :func:`noise`).
+        condition_dim: number of labels.
+        hidden: widths of the hidden layers.
 
     Shape:
-        ``z (B, latent)``, ``condition (B, c)`` to ``(B, d)``.
+        ``z (B, inputs)``, ``condition (B, c)`` to ``(B, d)``.
     """
 
     def __init__(
-        self, dim: int, latent: int, condition_dim: int, hidden: Sequence[int] = (15, 15)
+        self, dim: int, inputs: int, condition_dim: int, hidden: Sequence[int] = (15, 15)
     ) -> None:
         super().__init__()
-        self.net = MLP(latent + condition_dim, hidden, dim)
+        self.net = MLP(inputs + condition_dim, hidden, dim)
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         out: torch.Tensor = self.net(_with(z, condition))
@@ -100,7 +136,7 @@ class PointGenerator(nn.Module):
 
 
 class PointCritic(nn.Module):
-    """``x [, condition] -> score``: an MLP (DCTRGAN toys: 2 x 25 ReLU).
+    """``x [, condition] -> score``: an MLP with ReLU (DCTRGAN toys: 2 x 25).
 
     Shape:
         ``x (B, d)``, optional ``condition (B, c)`` to ``(B,)``.
@@ -349,12 +385,16 @@ def build_networks(
     width: int,
     critic_condition: bool,
     dropout: float,
+    components: int = 0,
+    hidden: Sequence[int] = (15, 15),
+    critic_hidden: Sequence[int] = (25, 25),
 ) -> tuple[nn.Module, nn.Module, nn.Module | None]:
     """Fresh ``(generator, critic, constrainer)`` for events of ``shape``.
 
     The constrainer is ``None`` without a condition; the critic sees the condition
-    only with ``critic_condition``. ``width`` scales the convolutional nets (unused
-    for points), ``dropout`` is the critic's dropout for patterns.
+    only with ``critic_condition``. ``width`` scales the convolutional nets,
+    ``dropout`` is the critic's dropout for patterns; ``components`` (the mixture
+    code of :func:`noise`), ``hidden`` and ``critic_hidden`` shape the nets of points.
     """
     family = family_of(shape)
     seen = condition_dim if critic_condition else 0
@@ -363,8 +403,8 @@ def build_networks(
     constrainer: nn.Module | None
     if family == "points":
         dim = int(shape[0])
-        generator = PointGenerator(dim, latent, condition_dim)
-        critic = PointCritic(dim, seen)
+        generator = PointGenerator(dim, latent + components, condition_dim, hidden)
+        critic = PointCritic(dim, seen, critic_hidden)
         constrainer = PointConstrainer(dim, condition_dim) if condition_dim else None
     elif family == "patterns":
         generator = PatternGenerator(shape, latent, condition_dim, width)

@@ -14,7 +14,15 @@ from dctrgan.data import Events, Geometry, detect_kind, geometry_of
 from dctrgan.features import pattern, voxelize
 from dctrgan.nn.gan import Family
 
-__all__ = ("CheckedEvents", "LabelScaling", "Scaling", "as_condition", "as_events")
+__all__ = (
+    "CheckedEvents",
+    "LabelScaling",
+    "Scaling",
+    "as_condition",
+    "as_events",
+    "draw_labels",
+    "fit_condition",
+)
 
 #: Smallest scale used (a constant column or label maps to 0, not inf).
 _MIN_SCALE = 1e-6
@@ -124,6 +132,56 @@ def as_condition(condition: Any, n: int, dim: int, name: str = "condition") -> n
         msg = f"{name}: non-finite values (NaN or inf), first in event {_first_bad(c)}"
         raise ValueError(msg)
     return c
+
+
+def fit_condition(
+    events: CheckedEvents, condition: Any, n: int, condition_dim: int
+) -> np.ndarray | None:
+    """The ``(n, condition_dim)`` training labels: ``condition``, else the events' own
+    label for ``condition_dim == 1``; ``None`` for an unconditional WGAN.
+
+    Raises:
+        ValueError: for a condition given to an unconditional WGAN, or one missing.
+    """
+    if condition_dim == 0:
+        if condition is not None:
+            msg = "condition: given, but the WGAN has condition_dim=0 (pass condition_dim=)"
+            raise ValueError(msg)
+        return None
+    if condition is not None:
+        return as_condition(condition, n, condition_dim)
+    if events.label is None or condition_dim != 1:
+        msg = (
+            f"condition: required for condition_dim={condition_dim} "
+            "(only air-shower and calorimeter events carry their energy)"
+        )
+        raise ValueError(msg)
+    return as_condition(events.label, n, 1)
+
+
+def draw_labels(
+    kept: torch.Tensor | None,
+    condition: Any,
+    n: int,
+    condition_dim: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Raw ``(n, condition_dim)`` labels to sample with: ``condition``, else drawn from
+    the ``kept`` training labels.
+
+    Raises:
+        ValueError: for a condition given to an unconditional WGAN, or a bad one.
+    """
+    if condition_dim == 0:
+        if condition is not None:
+            msg = "condition: given, but the WGAN has condition_dim=0"
+            raise ValueError(msg)
+        return torch.zeros(n, 0)
+    if condition is not None:
+        return torch.from_numpy(as_condition(condition, n, condition_dim))
+    assert kept is not None
+    pick = torch.randint(len(kept), (n,), generator=generator)
+    return kept[pick]
 
 
 @dataclasses.dataclass(frozen=True)

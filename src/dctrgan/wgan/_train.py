@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dctrgan.nn.gan import noise
 from dctrgan.training import Step, autocast, frozen, gradient_penalty
 from dctrgan.wgan.config import Config
 
@@ -123,7 +124,7 @@ def adversarial_step(
             x = part[0]
             y = part[1] if conditional else None
             seen = (y,) if c.critic_condition and y is not None else ()
-            z = torch.randn(len(x), c.latent, device=device)
+            z = noise(len(x), c.latent, c.components, device=device)
             with amp():
                 with torch.no_grad():
                     fake = g(z, y).float()
@@ -149,7 +150,7 @@ def adversarial_step(
                     constrainer_loss = F.mse_loss(pred, y)
                 nets.update("constrainer", constrainer_loss)
                 record("constrainer_loss", label_error(pred.detach(), y))
-        z = torch.randn(c.batch_size, c.latent, device=device)
+        z = noise(c.batch_size, c.latent, c.components, device=device)
         seen = (y,) if c.critic_condition and y is not None else ()
         with frozen(critic, constrainer):
             with amp():

@@ -7,12 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from dctrgan.modelfile import ModelConfig
 from dctrgan.nn.gan import Family, family_of
 
-__all__ = ("DEFAULTS", "LOSSES", "TRANSFORMS", "Config", "Defaults")
+__all__ = (
+    "DEFAULTS",
+    "LOSSES",
+    "PAPER",
+    "PRESETS",
+    "TRANSFORMS",
+    "Config",
+    "Defaults",
+    "defaults",
+)
 
 LOSSES = ("wasserstein", "bce")
 TRANSFORMS = ("standardize", "log1p", "linear")
@@ -39,6 +49,10 @@ class Defaults:
     width_cpu: int
     width_cuda: int
     transform: str
+    components: int = 0
+    hidden: tuple[int, ...] = (15, 15)
+    critic_hidden: tuple[int, ...] = (25, 25)
+    ema: float = 0.0
 
 
 DEFAULTS: dict[Family, Defaults] = {
@@ -95,6 +109,40 @@ DEFAULTS: dict[Family, Defaults] = {
 }
 
 
+#: The papers' networks and settings: the DCTRGAN toys (points) and Erdmann et al.
+#: (patterns). The papers have no 3D WGAN (DCTRGAN's shower generator is a BIB-AE).
+PAPER: dict[Family, Defaults] = {
+    "points": DEFAULTS["points"],
+    "patterns": DEFAULTS["patterns"],
+}
+# Wider nets and a generator average: fewer points between the modes and smaller mode
+# mass errors than the toys' nets at the same steps (benchmarks/gan_coverage.py)
+DEFAULTS["points"] = dataclasses.replace(
+    DEFAULTS["points"], hidden=(64, 64), critic_hidden=(64, 64), ema=0.999
+)
+PRESETS = ("default", "paper")
+
+
+def defaults(family: Family, preset: str = "default") -> Defaults:
+    """The settings of a shape family in a preset: ``"default"`` or ``"paper"``.
+
+    Raises:
+        ValueError: for an unknown preset, or ``"paper"`` for volumes.
+    """
+    if preset not in PRESETS:
+        msg = f"preset must be one of {PRESETS}, got {preset!r}"
+        raise ValueError(msg)
+    if preset == "default":
+        return DEFAULTS[family]
+    if family not in PAPER:
+        msg = (
+            "preset='paper': the papers have no WGAN for volumes (L, H, W) (the DCTRGAN "
+            "shower generator is a BIB-AE); use preset='default'"
+        )
+        raise ValueError(msg)
+    return PAPER[family]
+
+
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -109,6 +157,10 @@ def _count(value: Any) -> bool:
 
 def _betas(value: Any) -> bool:
     return len(value) == 2 and all(0 <= b < 1 for b in value)
+
+
+def _widths(value: Any) -> bool:
+    return isinstance(value, tuple) and all(_positive_int(v) for v in value)
 
 
 def _nonnegative(value: float) -> bool:
@@ -140,6 +192,18 @@ class Config(ModelConfig):
     batch_size: int
     steps: int
     seed: int
+    components: int
+    hidden: tuple[int, ...]
+    critic_hidden: tuple[int, ...]
+    ema: float
+
+    #: Files written before these fields had the DCTRGAN toys' nets and no average.
+    FORMER: ClassVar[Mapping[str, Any]] = {
+        "components": 0,
+        "hidden": (15, 15),
+        "critic_hidden": (25, 25),
+        "ema": 0.0,
+    }
 
     def __post_init__(self) -> None:
         family = family_of(self.shape)
@@ -166,6 +230,14 @@ class Config(ModelConfig):
             ("batch_size", _positive_int(self.batch_size), "a positive integer"),
             ("steps", _positive_int(self.steps), "a positive integer"),
             ("seed", _integer(self.seed), "an integer"),
+            (
+                "components",
+                _count(self.components) and (family == "points" or self.components == 0),
+                "an integer >= 0 (0 for patterns and volumes)",
+            ),
+            ("hidden", _widths(self.hidden), "a tuple of positive integers"),
+            ("critic_hidden", _widths(self.critic_hidden), "a tuple of positive integers"),
+            ("ema", 0 <= self.ema < 1, "in [0, 1)"),
         )
         self.check("WGAN", checks)
 

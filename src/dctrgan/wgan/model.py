@@ -28,6 +28,7 @@ import dataclasses
 import logging
 import operator
 import os
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import awkward as ak
@@ -38,9 +39,10 @@ from torch import nn
 from dctrgan.data import DEFAULT_GEOMETRY, Events, Geometry
 from dctrgan.features import from_voxels
 from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
-from dctrgan.nn.gan import build_networks, family_of
+from dctrgan.nn.gan import build_networks, family_of, noise
 from dctrgan.training import (
     Loader,
+    averaged,
     cpu_threads,
     predict,
     require_fitted,
@@ -50,9 +52,15 @@ from dctrgan.training import (
     threads,
     train_steps,
 )
-from dctrgan.wgan._inputs import CheckedEvents, LabelScaling, Scaling, as_condition, as_events
+from dctrgan.wgan._inputs import (
+    LabelScaling,
+    Scaling,
+    as_events,
+    draw_labels,
+    fit_condition,
+)
 from dctrgan.wgan._train import Networks, adversarial_step
-from dctrgan.wgan.config import DEFAULTS, Config
+from dctrgan.wgan.config import Config, defaults
 
 __all__ = ("WGAN",)
 
@@ -73,6 +81,10 @@ def _integer(value: Any) -> int:
     return operator.index(value)
 
 
+def _widths(value: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int, ...]:
+    return default if value is None else tuple(_integer(v) for v in value)
+
+
 class WGAN:
     """A Wasserstein GAN with gradient penalty and, with a label, a constrainer.
 
@@ -82,9 +94,10 @@ class WGAN:
     ============  ===================  =====================  ======================
     argument      points ``(d,)``      patterns ``(H, W)``    volumes ``(L, H, W)``
     ============  ===================  =====================  ======================
-    networks      MLPs: G 2x15,        Tables 1-2 of Erdmann  3D (transposed) convs
-                  critic 2x25 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
+    networks      MLPs: G 2x64,        Tables 1-2 of Erdmann  3D (transposed) convs
+                  critic 2x64 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
                                        conv constrainer
+    ema           0.999                0                      0
     latent        5 (d=1), 8 (d>1)     80                     64
     n_critic      5 (``bce``: 1)       8                      5
     gp (lambda)   0.1 (``bce``: 0)     3                      10
@@ -100,9 +113,14 @@ class WGAN:
 
     The patterns column is the paper's (Erdmann et al. sec. 2.3; ``width=64`` is the
     size of Tables 1-2), the points column the DCTRGAN toys (sec. III A: batch 128;
-    latent 25 for the 5 x 5 grid is ``latent=25``; ``lambda = 0.1`` as in the toys of
-    Gulrajani et al.: with ``lambda >= 1`` a 1D critic that starts with the wrong slope
-    cannot turn it, since the penalty is a barrier at zero slope). ``loss="bce"``
+    ``lambda = 0.1`` as in the toys of Gulrajani et al.: with ``lambda >= 1`` a 1D
+    critic that starts with the wrong slope cannot turn it, since the penalty is a
+    barrier at zero slope) with wider nets and the generator averaged over its last
+    ~1000 updates (``ema``): on the toys they put fewer points between separated modes
+    and miss the modes' masses by less than the paper's nets
+    (``benchmarks/gan_coverage.py``). ``preset="paper"`` gives the toys' networks
+    (generator 2 x 15, critic 2 x 25, no average; latent 25 for the 5 x 5 grid is
+    ``latent=25``); for patterns both presets are the paper's. ``loss="bce"``
     with one discriminator update per step, no penalty and Adam
     ``betas=(0.9, 0.999)`` is the vanilla GAN of the DCTRGAN toys.
 
@@ -146,6 +164,16 @@ class WGAN:
         mixed_precision: train in bfloat16 mixed precision
             (:func:`dctrgan.training.autocast`); ``"auto"``: for volumes (3D) on a
             CUDA device with bfloat16, off on a CPU. Samples are float32.
+        preset: ``"default"`` (the table) or ``"paper"`` (the DCTRGAN toys' nets for
+            points, Erdmann et al.'s for patterns; no paper has a 3D WGAN).
+        components: points: a one-hot code of one of ``components`` equally likely
+            components appended to the noise (:func:`dctrgan.nn.gan.noise`, a Gaussian
+            mixture prior with learnt means); 0: Gaussian noise only.
+        hidden: points: widths of the generator's hidden layers.
+        critic_hidden: points: widths of the critic's hidden layers.
+        ema: decay of the generator's exponential moving average
+            (:func:`dctrgan.training.averaged`), which :meth:`sample` uses; 0: the
+            last parameters.
 
     Attributes:
         history: per generator update: ``critic_loss`` (``-C1 + C2``, mean over the
@@ -183,10 +211,15 @@ class WGAN:
         batch_size: int | None = None,
         steps: int | None = None,
         mixed_precision: bool | Literal["auto"] = "auto",
+        preset: Literal["default", "paper"] = "default",
+        components: int | None = None,
+        hidden: Sequence[int] | None = None,
+        critic_hidden: Sequence[int] | None = None,
+        ema: float | None = None,
     ) -> None:
         shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         family = family_of(shape)
-        d = DEFAULTS[family]
+        d = defaults(family, preset)
         self.device = resolve_device(device)
         self.mixed_precision = resolve_mixed_precision(
             mixed_precision, self.device, pays=family == "volumes"
@@ -214,6 +247,10 @@ class WGAN:
             batch_size=_integer(batch_size if batch_size is not None else d.batch_size),
             steps=_integer(steps if steps is not None else d.steps),
             seed=_integer(seed),
+            components=_integer(components if components is not None else d.components),
+            hidden=_widths(hidden, d.hidden),
+            critic_hidden=_widths(critic_hidden, d.critic_hidden),
+            ema=float(ema if ema is not None else d.ema),
         )
         self.progress = progress
         self.history: dict[str, list[float]] = {}
@@ -263,6 +300,9 @@ class WGAN:
             width=c.width,
             critic_condition=c.critic_condition,
             dropout=c.dropout,
+            components=c.components,
+            hidden=c.hidden,
+            critic_hidden=c.critic_hidden,
         )
         nets = Networks(generator, critic, constrainer)
         for module in nets.modules().values():
@@ -308,7 +348,7 @@ class WGAN:
         )
         events = as_events(x, c.shape, c.family)
         n = len(events.x)
-        y = self._fit_condition(events, condition, n)
+        y = fit_condition(events, condition, n, c.condition_dim)
         self._config, self._nets = c, None
         rng = np.random.default_rng(c.seed)
         self._geometry = events.geometry
@@ -343,6 +383,8 @@ class WGAN:
             step = adversarial_step(
                 nets, c, label_std, self.device, mixed_precision=self.mixed_precision
             )
+            if c.ema:
+                step, nets.generator = averaged(step, nets.generator, c.ema)
             self.history = train_steps(
                 step, loader, steps=c.steps, progress=self.progress, desc="WGAN"
             )
@@ -351,38 +393,7 @@ class WGAN:
         self._nets = nets
         return self
 
-    def _fit_condition(self, events: CheckedEvents, condition: Any, n: int) -> np.ndarray | None:
-        c = self._config
-        if c.condition_dim == 0:
-            if condition is not None:
-                msg = "condition: given, but the WGAN has condition_dim=0 (pass condition_dim=)"
-                raise ValueError(msg)
-            return None
-        if condition is not None:
-            return as_condition(condition, n, c.condition_dim)
-        if events.label is None or c.condition_dim != 1:
-            msg = (
-                f"condition: required for condition_dim={c.condition_dim} "
-                "(only air-shower and calorimeter events carry their energy)"
-            )
-            raise ValueError(msg)
-        return as_condition(events.label, n, 1)
-
     # ------------------------------------------------------------------ use
-
-    def _labels_for(self, n: int, condition: Any, generator: torch.Generator) -> torch.Tensor:
-        """Raw ``(n, c)`` labels: ``condition``, else drawn from the training labels."""
-        c = self._config
-        if c.condition_dim == 0:
-            if condition is not None:
-                msg = "condition: given, but the WGAN has condition_dim=0"
-                raise ValueError(msg)
-            return torch.zeros(n, 0)
-        if condition is not None:
-            return torch.from_numpy(as_condition(condition, n, c.condition_dim))
-        assert self._labels is not None
-        pick = torch.randint(len(self._labels), (n,), generator=generator)
-        return self._labels[pick]
 
     def _generate(self, n: int, condition: Any, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
         nets = require_fitted(self._nets, "WGAN", "sample")
@@ -394,8 +405,8 @@ class WGAN:
             seed = int(torch.randint(0, 2**62, ()))
         generator = torch.Generator().manual_seed(seed)
         c = self._config
-        z = torch.randn(n, c.latent, generator=generator)
-        labels = self._labels_for(n, condition, generator)
+        z = noise(n, c.latent, c.components, generator=generator)
+        labels = draw_labels(self._labels, condition, n, c.condition_dim, generator)
         if self._label_scaling is not None:
             y = torch.from_numpy(self._label_scaling.forward(labels.numpy()))
         else:

@@ -1,0 +1,143 @@
+"""The WGAN for points: presets, the mixture code, the generator average, old files."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from numpy.testing import assert_array_equal
+
+from dctrgan.nn.gan import noise
+from dctrgan.simulate import GaussianMixture
+from dctrgan.training import threads
+from dctrgan.wgan import WGAN
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    with threads(1):
+        yield
+
+
+def parameters(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def mlp_parameters(n_in: int, hidden: tuple[int, ...], n_out: int) -> int:
+    """Weights and biases of a fully connected net."""
+    widths = (n_in, *hidden, n_out)
+    return sum(a * b + b for a, b in itertools.pairwise(widths))
+
+
+def fitted(wgan: WGAN, dim: int) -> WGAN:
+    x = np.random.default_rng(0).normal(size=(256, dim))
+    return wgan.fit(x, steps=2, batch_size=16)
+
+
+def test_the_paper_preset_is_the_dctrgan_toy_networks() -> None:
+    # DCTRGAN sec. III A: generator 2 x 15, discriminator 2 x 25, latent 5 (1D), 8 (2D)
+    one = fitted(WGAN(1, preset="paper", progress=False), 1)
+    assert parameters(one.generator) == (5 * 15 + 15) + (15 * 15 + 15) + (15 + 1) == 346
+    assert parameters(one.critic) == (25 + 25) + (25 * 25 + 25) + (25 + 1) == 726
+    two = fitted(WGAN(2, preset="paper", latent=25, progress=False), 2)
+    assert parameters(two.generator) == mlp_parameters(25, (15, 15), 2)
+    assert parameters(two.critic) == mlp_parameters(2, (25, 25), 1)
+    c = two.config
+    assert (c["components"], c["ema"], c["hidden"], c["critic_hidden"]) == (
+        0,
+        0.0,
+        [15, 15],
+        [25, 25],
+    )
+
+
+@pytest.mark.parametrize("components", [None, 12])
+def test_the_generator_takes_the_mixture_code(components: int | None) -> None:
+    wgan = fitted(WGAN(2, components=components, progress=False), 2)
+    c = wgan.config
+    assert c["components"] == (components or 0)
+    n_in = c["latent"] + c["components"]
+    assert parameters(wgan.generator) == mlp_parameters(n_in, tuple(c["hidden"]), 2)
+    assert parameters(wgan.critic) == mlp_parameters(2, tuple(c["critic_hidden"]), 1)
+
+
+def test_patterns_are_the_same_in_both_presets() -> None:
+    assert WGAN((9, 9), device="cpu").config == WGAN((9, 9), device="cpu", preset="paper").config
+
+
+def test_preset_errors() -> None:
+    with pytest.raises(ValueError, match="preset must be one of"):
+        WGAN(1, preset="papers")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="no WGAN for volumes"):
+        WGAN((4, 4, 4), preset="paper")
+    with pytest.raises(ValueError, match="components must be an integer >= 0"):
+        WGAN((9, 9), components=4)
+    with pytest.raises(ValueError, match="ema must be in"):
+        WGAN(1, ema=1.0)
+    with pytest.raises(ValueError, match="hidden must be a tuple of positive"):
+        WGAN(1, hidden=(8, 0))
+
+
+def test_noise_is_gaussian_with_a_uniform_one_hot_code() -> None:
+    g = torch.Generator().manual_seed(1)
+    z = noise(40_000, 3, 4, generator=g)
+    assert z.shape == (40_000, 7)
+    code = z[:, 3:]
+    assert torch.equal(code.sum(1), torch.ones(40_000))
+    assert set(code.unique().tolist()) == {0.0, 1.0}
+    # each of 4 components drawn with probability 1/4: binomial sd 0.0022
+    assert np.allclose(code.mean(0).numpy(), 0.25, atol=0.01)
+    assert abs(float(z[:, :3].mean())) < 0.02
+    assert float(z[:, :3].std()) == pytest.approx(1.0, abs=0.02)
+    assert noise(5, 3).shape == (5, 3)
+
+
+def test_the_average_follows_the_training_without_changing_it() -> None:
+    x = np.random.default_rng(0).normal(size=(2000, 2))
+    plain = WGAN(2, ema=0.0, progress=False, seed=3).fit(x, steps=30)
+    average = WGAN(2, ema=0.9, progress=False, seed=3).fit(x, steps=30)
+    # the same critic updates: the average is only read, never trained
+    assert plain.history == average.history
+    assert not np.array_equal(plain.sample(100, seed=1), average.sample(100, seed=1))
+
+
+def test_save_load_gives_identical_samples(tmp_path: Path) -> None:
+    wgan = fitted(WGAN(2, components=7, ema=0.5, hidden=(9, 11), progress=False), 2)
+    wgan.save(tmp_path / "m.pt")
+    loaded = WGAN.load(tmp_path / "m.pt", progress=False)
+    assert loaded.config == wgan.config
+    assert_array_equal(loaded.sample(500, seed=4), wgan.sample(500, seed=4))
+
+
+def test_files_without_the_new_fields_load_as_the_paper_networks(tmp_path: Path) -> None:
+    wgan = fitted(WGAN(1, preset="paper", progress=False), 1)
+    wgan.save(tmp_path / "new.pt")
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    config = json.loads(payload["config"])
+    for field in ("components", "hidden", "critic_hidden", "ema"):
+        del config[field]
+    payload["config"] = json.dumps(config, sort_keys=True)
+    torch.save(payload, tmp_path / "old.pt")
+    loaded = WGAN.load(tmp_path / "old.pt", progress=False)
+    assert loaded.config == wgan.config
+    assert_array_equal(loaded.sample(50, seed=2), wgan.sample(50, seed=2))
+
+
+THREE_MODES = GaussianMixture(
+    means=[[-3.0], [0.0], [3.0]], sigmas=[0.3, 0.3, 0.3], weights=[0.5, 0.3, 0.2]
+)
+
+
+def test_the_defaults_cover_three_separated_modes() -> None:
+    # unequal masses 0.5 / 0.3 / 0.2, ten widths apart: after 400 steps (about 6 s) every
+    # mode's share of the samples is within 30 % of its mass (measured: 0.53, 0.26, 0.22)
+    x = THREE_MODES.sample(20_000, seed=1)
+    s = WGAN(1, progress=False, seed=0).fit(x, steps=400).sample(20_000, seed=2)
+    share = np.bincount(THREE_MODES.assign(s), minlength=3) / len(s)
+    mass = np.array([0.5, 0.3, 0.2])
+    assert np.all(np.abs(share - mass) <= 0.3 * mass)
