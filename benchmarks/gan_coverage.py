@@ -16,12 +16,9 @@ Each figure is the mean over the seeds; the ``paper`` variant (``preset="paper"`
 generator 2 x 15, critic 2 x 25, no average, the toys' latent sizes) is the baseline
 of the ratios. The ``default`` variant is ``WGAN``'s defaults for points.
 
-Measured (full run, three seeds; see the docstring of ``WGAN``'s config for the
-choice): the defaults (2 x 64 nets, generator average 0.999) put fewer points between
-the modes and have smaller mode errors than the paper's nets on every toy, and a
-larger bound on ``holes_2d``; the mixture code (``components=50``) leaves more holes
-in 2D. No variant resolves the 5 x 5 grid at these budgets: every GAN spreads its
-points over the square (bound about 0.16-0.19).
+Measured (full run, three seeds): see the table of ``python benchmarks/gan_coverage.py``;
+the defaults (50 clusters, 2 x 64 nets, generator average 0.999) are the variant
+chosen from it.
 
 ``--quick``: one seed, 300 steps, two toys; not judged.
 
@@ -47,10 +44,10 @@ N_SCORE = 200_000
 #: variant -> WGAN arguments (``"paper"`` also takes the toy's latent size).
 VARIANTS: dict[str, dict[str, Any]] = {
     "paper": {"preset": "paper"},
-    "paper + average": {"preset": "paper", "ema": 0.999},
-    "2 x 64": {"ema": 0.0},
+    "2 x 64, average": {"clusters": 0},
     "default": {},
-    "default + mixture code 50": {"components": 50},
+    "20 clusters": {"clusters": 20},
+    "100 clusters": {"clusters": 100},
 }
 
 

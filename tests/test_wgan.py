@@ -262,14 +262,15 @@ def test_constrainer_learns_a_label(rng: np.random.Generator) -> None:
 
 
 def test_bimodal_toy_modes() -> None:
-    # DCTRGAN eq. 12: modes at -1 and +1 of width 0.4. After one step the samples sit in
-    # one narrow peak near 0.3; 400 steps (about 1.5 s) put half of them on each side,
-    # with mode means within 0.2 of +-1 and widths within 0.15 of 0.4.
+    # DCTRGAN eq. 12: modes at -1 and +1 of width 0.4, the paper's nets. After one step
+    # the samples sit in one narrow peak near 0.3; 400 steps (about 1.5 s) put half of
+    # them on each side, with mode means within 0.2 of +-1 and widths within 0.15 of 0.4.
     x = bimodal_1d.sample(10_000, seed=1)
-    start = WGAN((1,), progress=False, steps=1, seed=0).fit(x).sample(10_000, seed=2)[:, 0]
+    paper = {"preset": "paper", "progress": False, "seed": 0}
+    start = WGAN((1,), steps=1, **paper).fit(x).sample(10_000, seed=2)[:, 0]
     assert (start > 0).mean() > 0.9
     assert start.std() < 0.2
-    s = WGAN((1,), progress=False, steps=400, seed=0).fit(x).sample(10_000, seed=2)[:, 0]
+    s = WGAN((1,), steps=400, **paper).fit(x).sample(10_000, seed=2)[:, 0]
     assert 0.4 < (s > 0).mean() < 0.6
     for mode, side in ((-1.0, s[s < 0]), (1.0, s[s > 0])):
         assert side.mean() == pytest.approx(mode, abs=0.2)

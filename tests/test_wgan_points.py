@@ -1,4 +1,4 @@
-"""The WGAN for points: presets, the mixture code, the generator average, old files."""
+"""The WGAN for points: presets, the clusters, the generator average, old files."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
 from dctrgan.nn.gan import noise
 from dctrgan.simulate import GaussianMixture
 from dctrgan.training import threads
 from dctrgan.wgan import WGAN
+from dctrgan.wgan._clusters import fit_clusters
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -48,22 +49,38 @@ def test_the_paper_preset_is_the_dctrgan_toy_networks() -> None:
     assert parameters(two.generator) == mlp_parameters(25, (15, 15), 2)
     assert parameters(two.critic) == mlp_parameters(2, (25, 25), 1)
     c = two.config
-    assert (c["components"], c["ema"], c["hidden"], c["critic_hidden"]) == (
-        0,
-        0.0,
-        [15, 15],
-        [25, 25],
-    )
+    paper = (c["clusters"], c["ema"], c["hidden"], c["critic_hidden"])
+    assert paper == (0, 0.0, [15, 15], [25, 25])
 
 
-@pytest.mark.parametrize("components", [None, 12])
-def test_the_generator_takes_the_mixture_code(components: int | None) -> None:
-    wgan = fitted(WGAN(2, components=components, progress=False), 2)
+@pytest.mark.parametrize("clusters", [None, 12])
+def test_the_generator_and_critic_take_the_cluster_code(clusters: int | None) -> None:
+    wgan = fitted(WGAN(2, clusters=clusters, progress=False), 2)
     c = wgan.config
-    assert c["components"] == (components or 0)
-    n_in = c["latent"] + c["components"]
+    assert c["clusters"] == (clusters or 50)
+    k = c["clusters"]
+    n_in = c["latent"] + k
     assert parameters(wgan.generator) == mlp_parameters(n_in, tuple(c["hidden"]), 2)
-    assert parameters(wgan.critic) == mlp_parameters(2, tuple(c["critic_hidden"]), 1)
+    assert parameters(wgan.critic) == mlp_parameters(2 + k, tuple(c["critic_hidden"]), 1)
+
+
+def test_clusters_place_the_samples_with_the_data_shares() -> None:
+    # two tight, far clusters of unequal mass: with two clusters every sample lies near
+    # one of them, in the data's proportions (binomial sd 0.005 for 10k samples)
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-5, 0.1, (7000, 1)), rng.normal(5, 0.1, (3000, 1))])
+    wgan = WGAN(1, clusters=2, progress=False, seed=1).fit(x, steps=20)
+    fractions = wgan.generator.get_buffer("fractions").numpy()
+    assert sorted(fractions.tolist()) == pytest.approx([0.3, 0.7])
+    s = wgan.sample(10_000, seed=2)[:, 0]
+    assert np.mean(s < 0) == pytest.approx(0.7, abs=0.02)
+    assert np.all(np.abs(np.abs(s) - 5) < 2)
+
+
+def test_conditional_points_have_no_clusters() -> None:
+    assert WGAN(2, condition_dim=1).config["clusters"] == 0
+    with pytest.raises(ValueError, match="clusters must be an integer >= 0"):
+        WGAN(2, condition_dim=1, clusters=4)
 
 
 def test_patterns_are_the_same_in_both_presets() -> None:
@@ -75,26 +92,46 @@ def test_preset_errors() -> None:
         WGAN(1, preset="papers")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="no WGAN for volumes"):
         WGAN((4, 4, 4), preset="paper")
-    with pytest.raises(ValueError, match="components must be an integer >= 0"):
-        WGAN((9, 9), components=4)
+    with pytest.raises(ValueError, match="clusters must be an integer >= 0"):
+        WGAN((9, 9), clusters=4)
     with pytest.raises(ValueError, match="ema must be in"):
         WGAN(1, ema=1.0)
     with pytest.raises(ValueError, match="hidden must be a tuple of positive"):
         WGAN(1, hidden=(8, 0))
 
 
-def test_noise_is_gaussian_with_a_uniform_one_hot_code() -> None:
+def test_noise_draws_the_cluster_code_with_the_fractions() -> None:
     g = torch.Generator().manual_seed(1)
-    z = noise(40_000, 3, 4, generator=g)
+    fractions = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    z = noise(40_000, 3, fractions, generator=g)
     assert z.shape == (40_000, 7)
     code = z[:, 3:]
     assert torch.equal(code.sum(1), torch.ones(40_000))
     assert set(code.unique().tolist()) == {0.0, 1.0}
-    # each of 4 components drawn with probability 1/4: binomial sd 0.0022
-    assert np.allclose(code.mean(0).numpy(), 0.25, atol=0.01)
+    # binomial sd at most 0.0025 for 40k draws
+    assert np.allclose(code.mean(0).numpy(), fractions.numpy(), atol=0.01)
     assert abs(float(z[:, :3].mean())) < 0.02
     assert float(z[:, :3].std()) == pytest.approx(1.0, abs=0.02)
     assert noise(5, 3).shape == (5, 3)
+
+
+def test_kmeans_finds_separated_blobs() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
+    x = np.concatenate([rng.normal(c, 0.2, (1000 * (i + 1), 2)) for i, c in enumerate(centres)])
+    found = fit_clusters(x.astype(np.float32), 3, seed=0)
+    order = np.argsort(found.centres[:, 0].numpy() * 10 + found.centres[:, 1].numpy())
+    assert_allclose(found.centres.numpy()[order], centres[[0, 2, 1]], atol=0.03)
+    assert_allclose(found.scales.numpy()[order], 0.2, atol=0.02)
+    assert_allclose(found.fractions.numpy()[order], np.array([1, 3, 2]) / 6, atol=1e-6)
+    labels = found.labels.numpy()
+    blobs = np.repeat([0, 1, 2], [1000, 2000, 3000])
+    for blob in range(3):  # every point in its blob's cluster
+        assert len(np.unique(labels[blobs == blob])) == 1
+    # fewer points than clusters: the repeated centres stay empty, nothing breaks
+    few = fit_clusters(x[:3].astype(np.float32), 5, seed=0)
+    assert float(few.fractions.sum()) == pytest.approx(1.0)
+    assert bool((few.scales > 0).all())
 
 
 def test_the_average_follows_the_training_without_changing_it() -> None:
@@ -107,7 +144,7 @@ def test_the_average_follows_the_training_without_changing_it() -> None:
 
 
 def test_save_load_gives_identical_samples(tmp_path: Path) -> None:
-    wgan = fitted(WGAN(2, components=7, ema=0.5, hidden=(9, 11), progress=False), 2)
+    wgan = fitted(WGAN(2, clusters=7, ema=0.5, hidden=(9, 11), progress=False), 2)
     wgan.save(tmp_path / "m.pt")
     loaded = WGAN.load(tmp_path / "m.pt", progress=False)
     assert loaded.config == wgan.config
@@ -119,7 +156,7 @@ def test_files_without_the_new_fields_load_as_the_paper_networks(tmp_path: Path)
     wgan.save(tmp_path / "new.pt")
     payload = torch.load(tmp_path / "new.pt", weights_only=True)
     config = json.loads(payload["config"])
-    for field in ("components", "hidden", "critic_hidden", "ema"):
+    for field in ("clusters", "hidden", "critic_hidden", "ema"):
         del config[field]
     payload["config"] = json.dumps(config, sort_keys=True)
     torch.save(payload, tmp_path / "old.pt")

@@ -45,6 +45,7 @@ __all__ = (
     "build_networks",
     "family_of",
     "noise",
+    "one_hot",
 )
 
 Family = Literal["points", "patterns", "volumes"]
@@ -85,53 +86,83 @@ def _with(x: torch.Tensor, condition: torch.Tensor | None) -> torch.Tensor:
 def noise(
     n: int,
     latent: int,
-    components: int = 0,
+    fractions: torch.Tensor | None = None,
     *,
     generator: torch.Generator | None = None,
     device: torch.device | None = None,
 ) -> torch.Tensor:
-    """The generator's input: Gaussian noise, with a mixture code if ``components > 0``.
+    """The generator's input: Gaussian noise, and a cluster code with ``fractions``.
 
-    ``(n, latent)`` standard normal values; with ``components = K > 0`` a one-hot code
-    of a component drawn uniformly from ``K`` is appended, ``(n, latent + K)``. The
-    code makes the latent space ``K`` disconnected pieces: a continuous generator maps
-    a connected latent space onto a connected set, so it must lay points between
-    separated modes; with the code it can give each mode pieces of its own (the code
-    is a per-component bias of the generator's first layer, a Gaussian mixture prior
-    with learnt means).
+    ``(n, latent)`` standard normal values; with the ``(K,)`` ``fractions`` of a
+    :class:`PointGenerator`'s clusters, the one-hot code of a cluster drawn with those
+    probabilities is appended: ``(n, latent + K)``.
     """
     z = torch.randn(n, latent, generator=generator, device=device)
-    if components == 0:
+    if fractions is None:
         return z
-    pick = torch.randint(components, (n,), generator=generator, device=device)
-    code = torch.nn.functional.one_hot(pick, components).to(z.dtype)
-    return torch.cat([z, code], -1)
+    pick = torch.multinomial(fractions.to(z.device), n, replacement=True, generator=generator)
+    return torch.cat([z, one_hot(pick, len(fractions))], -1)
+
+
+def one_hot(index: torch.Tensor, k: int) -> torch.Tensor:
+    """``(n,)`` integers to ``(n, k)`` float32 one-hot codes."""
+    return torch.nn.functional.one_hot(index, k).to(torch.float32)
 
 
 class PointGenerator(nn.Module):
-    """``[z, condition] -> x``: an MLP with ReLU and a linear output.
+    """``[z, condition] -> x``: an MLP with ReLU and a linear output, optionally per cluster.
 
-    The DCTRGAN toys' generator is 2 x 15 (``hidden=(15, 15)``, ``inputs = latent``);
-    :class:`dctrgan.WGAN`'s default is wider and takes a mixture code (:func:`noise`).
+    The DCTRGAN toys' generator is 2 x 15 (``hidden=(15, 15)``, no clusters).
+    With ``clusters = K > 0`` (a self-conditioned GAN: the data's k-means clusters
+    condition generator and critic) the input ends with the one-hot code of a cluster
+    (:func:`noise`), and the net's output is placed in that cluster:
+    ``x = centre_k + scale_k * MLP(z, code)``, with the clusters' centres, per-axis
+    standard deviations and fractions of the training data as buffers (set by
+    :class:`dctrgan.WGAN` before training). A continuous generator maps a connected
+    latent space onto a connected set, so one net must lay points between separated
+    modes; per cluster it draws a local, nearly unimodal piece only, and the clusters'
+    fractions put the right mass on each.
 
     Args:
         dim: the points' dimension ``d``.
-        inputs: size of the noise (``latent + components`` of :func:`noise`).
+        latent: size of the Gaussian noise.
         condition_dim: number of labels.
         hidden: widths of the hidden layers.
+        clusters: number of clusters ``K`` (0: none).
 
     Shape:
-        ``z (B, inputs)``, ``condition (B, c)`` to ``(B, d)``.
+        ``z (B, latent + K)``, ``condition (B, c)`` to ``(B, d)``.
+
+    References:
+        S. Liu, T. Wang, D. Bau, J.-Y. Zhu, A. Torralba, "Diverse Image Generation via
+        Self-Conditioned GANs", CVPR 2020, arXiv:2006.10728.
     """
 
+    centres: torch.Tensor
+    scales: torch.Tensor
+    fractions: torch.Tensor
+
     def __init__(
-        self, dim: int, inputs: int, condition_dim: int, hidden: Sequence[int] = (15, 15)
+        self,
+        dim: int,
+        latent: int,
+        condition_dim: int,
+        hidden: Sequence[int] = (15, 15),
+        clusters: int = 0,
     ) -> None:
         super().__init__()
-        self.net = MLP(inputs + condition_dim, hidden, dim)
+        self.clusters = clusters
+        self.net = MLP(latent + clusters + condition_dim, hidden, dim)
+        if clusters:
+            self.register_buffer("centres", torch.zeros(clusters, dim))
+            self.register_buffer("scales", torch.ones(clusters, dim))
+            self.register_buffer("fractions", torch.full((clusters,), 1.0 / clusters))
 
     def forward(self, z: torch.Tensor, condition: torch.Tensor | None = None) -> torch.Tensor:
         out: torch.Tensor = self.net(_with(z, condition))
+        if self.clusters:
+            code = z[:, -self.clusters :]
+            out = code @ self.centres + out * (code @ self.scales)
         return out
 
 
@@ -385,7 +416,7 @@ def build_networks(
     width: int,
     critic_condition: bool,
     dropout: float,
-    components: int = 0,
+    clusters: int = 0,
     hidden: Sequence[int] = (15, 15),
     critic_hidden: Sequence[int] = (25, 25),
 ) -> tuple[nn.Module, nn.Module, nn.Module | None]:
@@ -393,8 +424,9 @@ def build_networks(
 
     The constrainer is ``None`` without a condition; the critic sees the condition
     only with ``critic_condition``. ``width`` scales the convolutional nets,
-    ``dropout`` is the critic's dropout for patterns; ``components`` (the mixture
-    code of :func:`noise`), ``hidden`` and ``critic_hidden`` shape the nets of points.
+    ``dropout`` is the critic's dropout for patterns; ``clusters`` (see
+    :class:`PointGenerator`; the critic then also sees the cluster code), ``hidden``
+    and ``critic_hidden`` shape the nets of points.
     """
     family = family_of(shape)
     seen = condition_dim if critic_condition else 0
@@ -403,8 +435,8 @@ def build_networks(
     constrainer: nn.Module | None
     if family == "points":
         dim = int(shape[0])
-        generator = PointGenerator(dim, latent + components, condition_dim, hidden)
-        critic = PointCritic(dim, seen, critic_hidden)
+        generator = PointGenerator(dim, latent, condition_dim, hidden, clusters)
+        critic = PointCritic(dim, seen + clusters, critic_hidden)
         constrainer = PointConstrainer(dim, condition_dim) if condition_dim else None
     elif family == "patterns":
         generator = PatternGenerator(shape, latent, condition_dim, width)

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dctrgan.nn.gan import noise
+from dctrgan.nn.gan import noise, one_hot
 from dctrgan.training import Step, autocast, frozen, gradient_penalty
 from dctrgan.wgan.config import Config
 
@@ -80,13 +80,16 @@ def adversarial_step(
 ) -> Step:
     """The step of :func:`dctrgan.training.train_steps` for a WGAN.
 
-    A batch is ``(x,)`` or ``(x, y)`` with ``n_critic * batch_size`` real events
-    (network inputs) and standardized labels. Each of the ``n_critic`` slices updates
-    the critic on ``-C1 + C2`` (eqs. 3-5; with ``loss="bce"`` the binary cross entropy
-    of real against generated events, plus ``C2`` if ``gp > 0``) and then the
-    constrainer on ``C4`` (eq. 8); the generator is updated once on
-    ``-E[f(g(z, y))] + C3`` (eq. 7; ``-log D`` for ``"bce"``), with the labels of the
-    last slice. ``C3`` and ``C4`` are in the label's own units (``label_std``).
+    A batch is ``(x,)``, ``(x, y)`` or, with clusters, ``(x, k)`` with
+    ``n_critic * batch_size`` real events (network inputs), standardized labels or the
+    events' clusters: the generated events of a slice have the clusters of its real
+    ones, and the critic sees the cluster code beside the event. Each of the
+    ``n_critic`` slices updates the critic on ``-C1 + C2`` (eqs. 3-5; with
+    ``loss="bce"`` the binary cross entropy of real against generated events, plus
+    ``C2`` if ``gp > 0``) and then the constrainer on ``C4`` (eq. 8); the generator is
+    updated once on ``-E[f(g(z, y))] + C3`` (eq. 7; ``-log D`` for ``"bce"``), with the
+    labels (clusters) of the last slice. ``C3`` and ``C4`` are in the label's own units
+    (``label_std``).
 
     Returns:
         ``step(batch) -> {name: scalar tensor}`` (detached, on the device: read by
@@ -120,11 +123,15 @@ def adversarial_step(
             sums[name] = sums[name] + part if name in sums else part
 
         y: torch.Tensor | None = None
+        seen: tuple[torch.Tensor, ...] = ()
         for part in _chunks(batch, c.batch_size, c.n_critic):
             x = part[0]
             y = part[1] if conditional else None
             seen = (y,) if c.critic_condition and y is not None else ()
-            z = noise(len(x), c.latent, c.components, device=device)
+            z = noise(len(x), c.latent, device=device)
+            if c.clusters:  # the real events' clusters, for the generator and the critic
+                seen = (one_hot(part[1], c.clusters),)
+                z = torch.cat([z, *seen], -1)
             with amp():
                 with torch.no_grad():
                     fake = g(z, y).float()
@@ -150,8 +157,9 @@ def adversarial_step(
                     constrainer_loss = F.mse_loss(pred, y)
                 nets.update("constrainer", constrainer_loss)
                 record("constrainer_loss", label_error(pred.detach(), y))
-        z = noise(c.batch_size, c.latent, c.components, device=device)
-        seen = (y,) if c.critic_condition and y is not None else ()
+        z = noise(c.batch_size, c.latent, device=device)
+        if c.clusters:
+            z = torch.cat([z, *seen], -1)
         with frozen(critic, constrainer):
             with amp():
                 fake = g(z, y).float()

@@ -52,6 +52,7 @@ from dctrgan.training import (
     threads,
     train_steps,
 )
+from dctrgan.wgan._clusters import fit_clusters
 from dctrgan.wgan._inputs import (
     LabelScaling,
     Scaling,
@@ -166,9 +167,10 @@ class WGAN:
             CUDA device with bfloat16, off on a CPU. Samples are float32.
         preset: ``"default"`` (the table) or ``"paper"`` (the DCTRGAN toys' nets for
             points, Erdmann et al.'s for patterns; no paper has a 3D WGAN).
-        components: points: a one-hot code of one of ``components`` equally likely
-            components appended to the noise (:func:`dctrgan.nn.gan.noise`, a Gaussian
-            mixture prior with learnt means); 0: Gaussian noise only.
+        clusters: points without a condition: the number of k-means clusters of the
+            training points that condition generator and critic, a self-conditioned
+            GAN (:class:`dctrgan.nn.gan.PointGenerator`); samples are drawn per cluster
+            with the clusters' shares of the training points. 0: one generator for all.
         hidden: points: widths of the generator's hidden layers.
         critic_hidden: points: widths of the critic's hidden layers.
         ema: decay of the generator's exponential moving average
@@ -212,7 +214,7 @@ class WGAN:
         steps: int | None = None,
         mixed_precision: bool | Literal["auto"] = "auto",
         preset: Literal["default", "paper"] = "default",
-        components: int | None = None,
+        clusters: int | None = None,
         hidden: Sequence[int] | None = None,
         critic_hidden: Sequence[int] | None = None,
         ema: float | None = None,
@@ -247,7 +249,9 @@ class WGAN:
             batch_size=_integer(batch_size if batch_size is not None else d.batch_size),
             steps=_integer(steps if steps is not None else d.steps),
             seed=_integer(seed),
-            components=_integer(components if components is not None else d.components),
+            clusters=_integer(
+                clusters if clusters is not None else (d.clusters if not condition_dim else 0)
+            ),
             hidden=_widths(hidden, d.hidden),
             critic_hidden=_widths(critic_hidden, d.critic_hidden),
             ema=float(ema if ema is not None else d.ema),
@@ -300,7 +304,7 @@ class WGAN:
             width=c.width,
             critic_condition=c.critic_condition,
             dropout=c.dropout,
-            components=c.components,
+            clusters=c.clusters,
             hidden=c.hidden,
             critic_hidden=c.critic_hidden,
         )
@@ -364,12 +368,18 @@ class WGAN:
             label_std = self._label_scaling.std_tensor(self.device)
         else:
             self._label_scaling, self._labels = None, None
+        clusters = fit_clusters(data[0].numpy(), c.clusters, c.seed) if c.clusters else None
+        if clusters is not None:
+            data.append(clusters.labels)
         chunk = c.n_critic * c.batch_size
         index = np.tile(np.arange(n), -(-chunk // n))  # at least one full step of events
         log.info("WGAN: fitting %s on %d events, %d steps", c.shape, n, c.steps)
         n_threads = cpu_threads(self.device, small=c.family in _SMALL)
         with seeded(c.seed, self.device) as generator, threads(n_threads):
             nets = self._build()
+            if clusters is not None:
+                for name in ("centres", "scales", "fractions"):
+                    getattr(nets.generator, name).copy_(getattr(clusters, name))
             nets.prepare(c)
             loader = Loader(
                 data,
@@ -405,7 +415,8 @@ class WGAN:
             seed = int(torch.randint(0, 2**62, ()))
         generator = torch.Generator().manual_seed(seed)
         c = self._config
-        z = noise(n, c.latent, c.components, generator=generator)
+        fractions = nets.generator.get_buffer("fractions") if c.clusters else None
+        z = noise(n, c.latent, fractions, generator=generator)
         labels = draw_labels(self._labels, condition, n, c.condition_dim, generator)
         if self._label_scaling is not None:
             y = torch.from_numpy(self._label_scaling.forward(labels.numpy()))
