@@ -167,8 +167,8 @@ class WGAN:
             CUDA device with bfloat16, off on a CPU. Samples are float32.
         preset: ``"default"`` (the table) or ``"paper"`` (the DCTRGAN toys' nets for
             points, Erdmann et al.'s for patterns; no paper has a 3D WGAN).
-        clusters: points without a condition: the number of k-means clusters of the
-            training points that condition generator and critic, a self-conditioned
+        clusters: points without a condition: the number of (soft) k-means clusters of
+            the training points that condition generator and critic, a self-conditioned
             GAN (:class:`dctrgan.nn.gan.PointGenerator`); samples are drawn per cluster
             with the clusters' shares of the training points. 0: one generator for all.
         hidden: points: widths of the generator's hidden layers.
