@@ -41,11 +41,17 @@ class Row:
     ok: bool | None = None
 
 
-def parse_args(description: str, argv: Sequence[str] | None = None) -> argparse.Namespace:
-    """The common command line: ``--quick`` and ``--json PATH``."""
+def parse_args(
+    description: str,
+    argv: Sequence[str] | None = None,
+    extra: Callable[[argparse.ArgumentParser], Any] | None = None,
+) -> argparse.Namespace:
+    """The common command line: ``--quick`` and ``--json PATH``, and what ``extra`` adds."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small, fast run (CI)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures to this file")
+    if extra is not None:
+        extra(parser)
     return parser.parse_args(argv)
 
 

@@ -11,9 +11,10 @@ and weights the GAN's points by it. Because the toys' densities are known exactl
 we can see how far the weighted GAN gets: mode by mode, and bin by bin against the
 integral of the true density.
 
-The package's default WGAN for points (``preset="default"``) covers these modes far
-better (``benchmarks/gan_coverage.py``); this tutorial keeps the paper's small
-generator, ``preset="paper"``, to show what the weights repair.
+``preset="clusters"`` (a generator conditioned on k-means clusters of the data)
+covers these modes far better, but leaves finer structure that the weights do not
+repair (``benchmarks/gan_coverage.py``, ``benchmarks/gan_toys.py --preset clusters``);
+this tutorial keeps the paper's small generator, ``preset="paper"``.
 """
 
 from __future__ import annotations

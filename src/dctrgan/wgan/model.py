@@ -95,10 +95,9 @@ class WGAN:
     ============  ===================  =====================  ======================
     argument      points ``(d,)``      patterns ``(H, W)``    volumes ``(L, H, W)``
     ============  ===================  =====================  ======================
-    networks      MLPs: G 2x64,        Tables 1-2 of Erdmann  3D (transposed) convs
-                  critic 2x64 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
+    networks      MLPs: G 2x15,        Tables 1-2 of Erdmann  3D (transposed) convs
+                  critic 2x25 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
                                        conv constrainer
-    ema           0.999                0                      0
     latent        5 (d=1), 8 (d>1)     80                     64
     n_critic      5 (``bce``: 1)       8                      5
     gp (lambda)   0.1 (``bce``: 0)     3                      10
@@ -116,12 +115,19 @@ class WGAN:
     size of Tables 1-2), the points column the DCTRGAN toys (sec. III A: batch 128;
     ``lambda = 0.1`` as in the toys of Gulrajani et al.: with ``lambda >= 1`` a 1D
     critic that starts with the wrong slope cannot turn it, since the penalty is a
-    barrier at zero slope) with wider nets and the generator averaged over its last
-    ~1000 updates (``ema``): on the toys they put fewer points between separated modes
-    and miss the modes' masses by less than the paper's nets
-    (``benchmarks/gan_coverage.py``). ``preset="paper"`` gives the toys' networks
-    (generator 2 x 15, critic 2 x 25, no average; latent 25 for the 5 x 5 grid is
-    ``latent=25``); for patterns both presets are the paper's. ``loss="bce"``
+    barrier at zero slope; latent 25 for the 5 x 5 grid is ``latent=25``).
+    ``preset="paper"`` keeps these networks should the defaults change.
+
+    ``preset="clusters"`` (points without a condition) is a self-conditioned GAN on
+    50 soft k-means clusters of the data (``clusters``) with 2 x 64 nets and the
+    generator averaged over its last ~1000 updates (``ema=0.999``). One continuous
+    generator maps the connected noise onto a connected set and bridges separated
+    modes; one per cluster does not. On the DCTRGAN toys it is far closer to the truth
+    than the paper's nets (the 5 x 5 grid covered instead of smeared over its square;
+    ``benchmarks/gan_coverage.py``), but it leaves structure on the clusters' scale
+    that DCTR does not remove, so after weighting the paper's GAN ends closer on two
+    of the three toys (``docs/performance.md``): choose it where coverage matters
+    more than what weights can repair. ``loss="bce"``
     with one discriminator update per step, no penalty and Adam
     ``betas=(0.9, 0.999)`` is the vanilla GAN of the DCTRGAN toys.
 
@@ -165,8 +171,9 @@ class WGAN:
         mixed_precision: train in bfloat16 mixed precision
             (:func:`dctrgan.training.autocast`); ``"auto"``: for volumes (3D) on a
             CUDA device with bfloat16, off on a CPU. Samples are float32.
-        preset: ``"default"`` (the table) or ``"paper"`` (the DCTRGAN toys' nets for
-            points, Erdmann et al.'s for patterns; no paper has a 3D WGAN).
+        preset: ``"default"`` (the table), ``"paper"`` (the DCTRGAN toys' nets for
+            points, Erdmann et al.'s for patterns; no paper has a 3D WGAN) or
+            ``"clusters"`` (points: see above); explicit arguments override it.
         clusters: points without a condition: the number of (soft) k-means clusters of
             the training points that condition generator and critic, a self-conditioned
             GAN (:class:`dctrgan.nn.gan.PointGenerator`); samples are drawn per cluster
@@ -213,7 +220,7 @@ class WGAN:
         batch_size: int | None = None,
         steps: int | None = None,
         mixed_precision: bool | Literal["auto"] = "auto",
-        preset: Literal["default", "paper"] = "default",
+        preset: Literal["default", "paper", "clusters"] = "default",
         clusters: int | None = None,
         hidden: Sequence[int] | None = None,
         critic_hidden: Sequence[int] | None = None,
