@@ -113,7 +113,7 @@ class PointGenerator(nn.Module):
     """``[z, condition] -> x``: an MLP with ReLU and a linear output, optionally per cluster.
 
     The DCTRGAN toys' generator is 2 x 15 (``hidden=(15, 15)``, no clusters).
-    With ``clusters = K > 0`` (a self-conditioned GAN: the data's k-means clusters
+    With ``clusters = K > 0`` (a self-conditioned GAN: the data's soft k-means clusters
     condition generator and critic) the input ends with the one-hot code of a cluster
     (:func:`noise`), and the net's output is placed in that cluster:
     ``x = centre_k + scale_k * MLP(z, code)``, with the clusters' centres, per-axis
