@@ -16,8 +16,9 @@ __all__ = ("Clusters", "fit_clusters")
 #: Lloyd iterations, and the most points they run on (a random subsample).
 _ITERATIONS = 25
 _SUBSAMPLE = 20_000
-#: Points assigned per distance matrix.
+#: Points assigned per distance matrix, and the most differences held at once.
 _CHUNK = 65_536
+_ELEMENTS = 1 << 22
 #: Smallest per-axis scale of a cluster (the points are standardized).
 _MIN_SCALE = 1e-3
 
@@ -86,9 +87,10 @@ def _soft(
     of a diagonal mixture with the k-means centres, scales and fractions)."""
     generator = torch.Generator().manual_seed(seed)
     log_prior = torch.log(fractions.clamp(min=1e-12)) - torch.log(scales).sum(1)
+    chunk = max(1, _ELEMENTS // centres.numel())  # (chunk, K, d) differences at a time
     out = []
-    for i in range(0, len(points), _CHUNK):
-        u = (points[i : i + _CHUNK, None, :] - centres) / scales
+    for i in range(0, len(points), chunk):
+        u = (points[i : i + chunk, None, :] - centres) / scales
         logits = log_prior - 0.5 * (u**2).sum(-1)
         gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator)))
         out.append((logits + gumbel).argmax(1))
