@@ -3,7 +3,7 @@
 For each toy of ``dctrgan.simulate.gaussians`` (1D bimodal, 2D circle, 2D 5 x 5 grid):
 
 1. train ``dctrgan.WGAN`` at its defaults for points, the paper's toy networks
-   (generator 2 x 15, critic 2 x 25; latent 5 in 1D, 8 in 2D) on 100k truth points
+   (generator 2 x 15, critic 2 x 25; the paper's latent 5, 8 and 25) on 100k truth points
    (``benchmarks/gan_coverage.py`` compares them with ``preset="clusters"``);
 2. fit ``DCTR`` on fresh truth points against GAN points, with the paper's
    reweighters: hidden layers 3 x 20 (1D) and 64-128-256 (2D), up to 100 epochs
@@ -19,7 +19,7 @@ For each toy of ``dctrgan.simulate.gaussians`` (1D bimodal, 2D circle, 2D 5 x 5 
 
 A fourth toy is a generator that leaves holes: four modes of unequal mass (0.5, 0.25,
 0.15, 0.1; widths 0.3, 0.3, 0.2, 0.4), the paper's toy ``WGAN`` (``preset="paper"``,
-the defaults before the clusters) after 3000 steps, DCTR at its defaults
+the defaults) after 3000 steps, DCTR at its defaults
 (``(128, 128)``, up to 50 epochs). How well that GAN covers the modes depends on its
 seed: over six seeds the bound of exact weights on ``n_eff / N`` ranged from 0.03 to
 0.21 (with 0.9-7.7 % of the truth's mass where the GAN has no point). The benchmark
