@@ -45,6 +45,7 @@ __all__ = (
     "cpu_state",
     "damaged",
     "load_model",
+    "model_class",
     "read_model",
     "save_model",
     "write_model",
@@ -207,6 +208,18 @@ def load_model(path: str | os.PathLike[str], owner: str, config_type: type[C]) -
 _ENVELOPE = frozenset({"format", "version", "config", "fitted", "state"})
 
 
+def model_class(path: str | os.PathLike[str]) -> str:
+    """The model class of a dctrgan model file (``"DCTR"``, ``"WGAN"``, ``"Refiner"``,
+    ``"Regressor"``), from its format tag.
+
+    Raises:
+        FileNotFoundError: if ``path`` does not exist.
+        ValueError: for a file that is not a dctrgan model, or a damaged one.
+    """
+    payload = read_model(Path(path), "", None, FORMAT_VERSION)
+    return str(payload["format"]).removeprefix("dctrgan.")
+
+
 def damaged(path: str | os.PathLike[str], owner: str, err: BaseException) -> ValueError:
     """The error for a model file whose contents do not make a model."""
     return ValueError(f"{owner}.load: {os.fspath(path)!r} is a damaged {owner} model ({err})")
@@ -263,7 +276,7 @@ def _damage(data: bytes) -> str | None:
     return None if bad is None else f"checksum mismatch in {bad!r}"
 
 
-def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
+def read_model(path: Path, owner: str, tag: str | None, newest: int) -> dict[str, Any]:
     """The payload of a model file, read with ``torch.load(weights_only=True)``.
 
     The file must be a zip archive, as ``torch.save`` writes, whose members all
@@ -273,8 +286,9 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
 
     Args:
         path: the model file.
-        owner: the class reading it, for messages (``"DCTR"``).
-        tag: the payload's required ``format`` entry (``"dctrgan.DCTR"``).
+        owner: the class reading it, for messages (``"DCTR"``; ``""``: none).
+        tag: the payload's required ``format`` entry (``"dctrgan.DCTR"``); ``None``:
+            any dctrgan model's.
         newest: the newest format ``version`` this dctrgan reads.
 
     Raises:
@@ -282,13 +296,14 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
         ValueError: for a file that is not a dctrgan model of ``owner``'s kind, a
             truncated or damaged one, or one written in a newer format version.
     """
+    prefix = f"{owner}.load: " if owner else ""
     if not path.is_file():
-        msg = f"{owner}.load: no such file {str(path)!r}"
+        msg = f"{prefix}no such file {str(path)!r}"
         raise FileNotFoundError(msg)
     with path.open("rb") as file:  # an unreadable file raises its own OSError here
         if not zipfile.is_zipfile(file):  # reads the end only: a big ROOT file is not loaded
             msg = (
-                f"{owner}.load: {str(path)!r} is not a dctrgan model file (not the zip "
+                f"{prefix}{str(path)!r} is not a dctrgan model file (not the zip "
                 "archive torch.save writes: another format, or a truncated file)"
             )
             raise ValueError(msg)
@@ -296,9 +311,7 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
         data = file.read()
     reason = _damage(data)
     if reason is not None:
-        msg = (
-            f"{owner}.load: {str(path)!r} is not a dctrgan model file, or a damaged one ({reason})"
-        )
+        msg = f"{prefix}{str(path)!r} is not a dctrgan model file, or a damaged one ({reason})"
         raise ValueError(msg)
     try:
         with warnings.catch_warnings():
@@ -309,21 +322,26 @@ def read_model(path: Path, owner: str, tag: str, newest: int) -> dict[str, Any]:
     except _LOAD_ERRORS as err:
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         msg = (
-            f"{owner}.load: {str(path)!r} is not a dctrgan model file (refused by the safe loader: "
+            f"{prefix}{str(path)!r} is not a dctrgan model file (refused by the safe loader: "
             f"{reason})"
         )
         raise ValueError(msg) from err
-    if not isinstance(payload, dict) or payload.get("format") != tag:
-        msg = f"{owner}.load: {str(path)!r} is not a dctrgan {owner} model (no {tag!r} format tag)"
+    found = payload.get("format") if isinstance(payload, dict) else None
+    if tag is None and not (isinstance(found, str) and found.startswith("dctrgan.")):
+        msg = f"{prefix}{str(path)!r} is not a dctrgan model file (no dctrgan format tag)"
+        raise ValueError(msg)
+    if tag is not None and found != tag:
+        msg = f"{prefix}{str(path)!r} is not a dctrgan {owner} model (no {tag!r} format tag)"
         raise ValueError(msg)
     version = payload.get("version")
     if not isinstance(version, int) or version < 1:
-        msg = f"{owner}.load: {str(path)!r} has an invalid format version {version!r}"
+        msg = f"{prefix}{str(path)!r} has an invalid format version {version!r}"
         raise ValueError(msg)
     if version > newest:
         msg = (
-            f"{owner}.load: {str(path)!r} was written by a newer dctrgan (model format "
+            f"{prefix}{str(path)!r} was written by a newer dctrgan (model format "
             f"version {version}; this dctrgan reads up to {newest}): upgrade dctrgan"
         )
         raise ValueError(msg)
-    return payload
+    out: dict[str, Any] = payload
+    return out

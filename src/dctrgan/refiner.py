@@ -46,11 +46,13 @@ References:
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import logging
 import math
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Literal, overload
 
 import awkward as ak
@@ -59,6 +61,8 @@ import torch
 from torch import nn
 
 from dctrgan.data import Events
+from dctrgan.export.files import content_hash, write_graph
+from dctrgan.export.graphs import RefineGraph
 from dctrgan.features.traces import signal_array
 from dctrgan.modelfile import (
     CONTENT_ERRORS,
@@ -441,10 +445,66 @@ class Refiner:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model (state dicts with the scalings, config, history) with
         :func:`dctrgan.modelfile.save_model`: an interrupted save leaves no half file."""
-        refiner, critic = require_fitted(self._nets, "Refiner", "save")
-        fitted = {"shape": list(self._shape or ()), "history": self.history}
-        state = {"refiner": cpu_state(refiner), "critic": cpu_state(critic)}
+        fitted, state = self._saved("save")
         save_model(path, "Refiner", self._config, fitted, state)
+
+    def _saved(self, method: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        refiner, critic = require_fitted(self._nets, "Refiner", method)
+        fitted = {"shape": list(self._shape or ()), "history": self.history}
+        return fitted, {"refiner": cpu_state(refiner), "critic": cpu_state(critic)}
+
+    def inputs(self, events: Events) -> np.ndarray:
+        """The ``(N, n_x, n_y, n_t)`` float32 signal of ``events`` in VEM: the input of the
+        exported graph (:meth:`export`).
+
+        Raises:
+            ValueError: for bad traces.
+        """
+        return _traces(events, "Refiner.inputs", "events")
+
+    def export(
+        self,
+        path: str | os.PathLike[str],
+        format: Literal["onnx", "torchscript"] = "onnx",
+        *,
+        overwrite: bool = False,
+    ) -> Path:
+        """Write the refiner as one ONNX or TorchScript graph: ``signal`` ``(N, n_x, n_y,
+        n_t)`` float32 in VEM to the ``refined`` signal, the scaling inside, every station
+        through the network and those without signal set back to 0 (what
+        :meth:`refine` computes with ``sparse=False``). Dynamic batch size; the
+        metadata (:func:`dctrgan.export.metadata`) hold the trace shape, the dctrgan
+        version and the SHA-256 of the model's content.
+
+        Args:
+            path: the file to write (ONNX needs ``pip install dctrgan[export]``).
+            format: ``"onnx"`` or ``"torchscript"``.
+            overwrite: replace an existing file.
+
+        Raises:
+            RuntimeError: before ``fit``.
+            ValueError: for another format.
+            FileExistsError, FileNotFoundError, PermissionError: for ``path``.
+        """
+        fitted, state = self._saved("export")
+        refiner, _ = require_fitted(self._nets, "Refiner", "export")
+        graph = RefineGraph(copy.deepcopy(refiner).cpu().eval()).eval()
+        meta = {
+            "dctrgan_model": "Refiner",
+            "shape": fitted["shape"],
+            "model_sha256": content_hash(self._config.to_dict(), fitted, state),
+        }
+        return write_graph(
+            graph,
+            [torch.zeros(2, *fitted["shape"])],
+            path,
+            format=format,
+            meta=meta,
+            input_names=["signal"],
+            output_names=["refined"],
+            dynamic=[{0: "events"}],
+            overwrite=overwrite,
+        )
 
     @classmethod
     def load(

@@ -11,6 +11,7 @@
 ``report``    S^2 and r of every observable, and figures, of weighted events
 ``generate``  train or load a WGAN and write samples
 ``refine``    train or load a refiner and write refined traces
+``export``    a DCTR, WGAN or refiner as ONNX or TorchScript, with a closure check
 ============  =================================================================
 
 Every command checks its inputs and outputs before it starts (inputs must exist;
@@ -40,6 +41,7 @@ from dctrgan.cli._common import (
     write_npz,
 )
 from dctrgan.cli.dctr import fit_command, weight_command
+from dctrgan.cli.export import export_command
 from dctrgan.cli.gan import generate_command, refine_command
 from dctrgan.cli.report import report_command
 
@@ -255,5 +257,12 @@ def demo_command(
     click.echo(result.summary())
 
 
-for _command in (fit_command, weight_command, report_command, generate_command, refine_command):
+for _command in (
+    fit_command,
+    weight_command,
+    report_command,
+    generate_command,
+    refine_command,
+    export_command,
+):
     main.add_command(_command)

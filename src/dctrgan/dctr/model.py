@@ -35,6 +35,7 @@ from dctrgan.data import Events, Geometry, is_dask
 from dctrgan.dctr._attach import attached, check_records
 from dctrgan.dctr._coffea import add_to_weights
 from dctrgan.dctr._diagnostics import diagnostics
+from dctrgan.dctr._export import Exports
 from dctrgan.dctr._features import FeatureSpec
 from dctrgan.dctr._fit import Run, clip_value, fit_folds, fold_log_weight, load_folds, resolved
 from dctrgan.dctr._inputs import (
@@ -60,13 +61,13 @@ from dctrgan.dctr._replicas import (
 )
 from dctrgan.dctr.calibration import weights_from_log
 from dctrgan.dctr.config import DEFAULTS, Config, check_arguments
-from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
+from dctrgan.modelfile import CONTENT_ERRORS, damaged, load_model, save_model
 from dctrgan.training import require_fitted, resolve_device, resolve_mixed_precision
 
 __all__ = ("DCTR",)
 
 
-class DCTR:
+class DCTR(Exports):
     """Deep neural network classifier reweighting (DCTR) of a fake sample to a real one.
 
     Args:
@@ -527,18 +528,8 @@ class DCTR:
         Written to a temporary file in the same folder and renamed, so an
         interrupted save never leaves a half-written model at ``path``.
         """
-        models = require_fitted(self._models, "DCTR", "save")
-        fitted = {
-            "feature_names": self.feature_names,
-            "n_features": self._n_features,
-            "geometry": None if self._geometry is None else self._geometry.to_dict(),
-            "temperatures": self.temperatures,
-            "offsets": self.offsets,
-            "clip": self.clip,
-            "history": self.history,
-        }
-        extra = {} if self._replicas is None else self._replicas.saved(fitted)
-        save_model(path, "DCTR", self._config, fitted, [cpu_state(m) for m in models], **extra)
+        fitted, states, extra = self._saved("save")
+        save_model(path, "DCTR", self._config, fitted, states, **extra)
 
     @classmethod
     def load(

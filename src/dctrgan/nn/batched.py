@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from dctrgan.nn.classifiers import MLPClassifier
+from dctrgan.nn.layers import exporting
 
 __all__ = ("BatchedMLPClassifier",)
 
@@ -115,7 +116,7 @@ class BatchedMLPClassifier(nn.Module):
         if x.dim() == 2:
             x = x.unsqueeze(0).expand(len(mean), -1, -1)
         logged = (log_scale > 0)[:, None, :]
-        if bool(logged.any()):
+        if exporting() or bool(logged.any()):
             scale = torch.where(logged, log_scale[:, None, :], 1.0)
             x = torch.where(logged, torch.log1p(torch.clamp(x / scale, min=0.0)), x)
         h = (x - mean[:, None, :]) / std[:, None, :]

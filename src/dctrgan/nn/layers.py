@@ -12,12 +12,22 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ("MIN_STD", "MLP", "Standardize", "fit_standardize")
+__all__ = ("MIN_STD", "MLP", "Standardize", "exporting", "fit_standardize")
 
 #: Smallest standard deviation used for scaling (a constant column maps to 0, not inf).
 MIN_STD = 1e-6
 #: Non-negative columns are log-transformed with a scale of this fraction of their mean.
 _LOG_SCALE_FRACTION = 0.01
+
+
+def exporting() -> bool:
+    """True while a module is traced or exported (``torch.jit.trace``, ``torch.export``):
+    a branch on a buffer's values must then take the general path, since the graph is
+    recorded once and the buffers are inputs of it."""
+    compiler = getattr(torch, "compiler", None)
+    is_exporting = getattr(compiler, "is_exporting", None)
+    tracing = torch.jit.is_tracing()  # type: ignore[attr-defined,no-untyped-call]
+    return bool(tracing) or bool(is_exporting is not None and is_exporting())
 
 
 class Standardize(nn.Module):
@@ -47,7 +57,7 @@ class Standardize(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         logged = self.log_scale > 0
-        if bool(logged.any()):
+        if exporting() or bool(logged.any()):
             scale = torch.where(logged, self.log_scale, torch.ones_like(self.log_scale))
             x = torch.where(logged, torch.log1p(torch.clamp(x / scale, min=0.0)), x)
         return (x - self.mean) / self.std

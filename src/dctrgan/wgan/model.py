@@ -38,8 +38,8 @@ from torch import nn
 
 from dctrgan.data import DEFAULT_GEOMETRY, Events, Geometry
 from dctrgan.features import from_voxels
-from dctrgan.modelfile import CONTENT_ERRORS, cpu_state, damaged, load_model, save_model
-from dctrgan.nn.gan import build_networks, family_of, noise
+from dctrgan.modelfile import CONTENT_ERRORS, damaged, load_model, save_model
+from dctrgan.nn.gan import build_networks, family_of
 from dctrgan.training import (
     Loader,
     averaged,
@@ -53,11 +53,11 @@ from dctrgan.training import (
     train_steps,
 )
 from dctrgan.wgan._clusters import fit_clusters
+from dctrgan.wgan._export import PREDICT_BATCH, SMALL, Exports
 from dctrgan.wgan._inputs import (
     LabelScaling,
     Scaling,
     as_events,
-    draw_labels,
     fit_condition,
 )
 from dctrgan.wgan._train import Networks, adversarial_step
@@ -69,12 +69,6 @@ log = logging.getLogger(__name__)
 
 #: Training labels kept for drawing the labels of :meth:`WGAN.sample` (saved with the model).
 _KEPT_LABELS = 10_000
-#: Events per batch when sampling or reconstructing, per shape family.
-_PREDICT_BATCH = {"points": 1 << 15, "patterns": 4096, "volumes": 128}
-#: Families whose nets run on one CPU thread: the toy MLPs and the 9 x 9 nets are too
-#: small to gain from intra-op threads, and on a busy machine the waiting OpenMP
-#: workers make them several times slower (:func:`dctrgan.training.cpu_threads`).
-_SMALL = ("points", "patterns")
 
 
 def _integer(value: Any) -> int:
@@ -86,7 +80,7 @@ def _widths(value: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int,
     return default if value is None else tuple(_integer(v) for v in value)
 
 
-class WGAN:
+class WGAN(Exports):
     """A Wasserstein GAN with gradient penalty and, with a label, a constrainer.
 
     The networks follow ``shape``; arguments left at ``None`` take the defaults of
@@ -381,7 +375,7 @@ class WGAN:
         chunk = c.n_critic * c.batch_size
         index = np.tile(np.arange(n), -(-chunk // n))  # at least one full step of events
         log.info("WGAN: fitting %s on %d events, %d steps", c.shape, n, c.steps)
-        n_threads = cpu_threads(self.device, small=c.family in _SMALL)
+        n_threads = cpu_threads(self.device, small=c.family in SMALL)
         with seeded(c.seed, self.device) as generator, threads(n_threads):
             nets = self._build()
             if clusters is not None:
@@ -413,31 +407,9 @@ class WGAN:
     # ------------------------------------------------------------------ use
 
     def _generate(self, n: int, condition: Any, seed: int | None) -> tuple[np.ndarray, np.ndarray]:
-        nets = require_fitted(self._nets, "WGAN", "sample")
-        assert self._scaling is not None
-        if n < 0:
-            msg = f"n must be non-negative, got {n}"
-            raise ValueError(msg)
-        if seed is None:
-            seed = int(torch.randint(0, 2**62, ()))
-        generator = torch.Generator().manual_seed(seed)
-        c = self._config
-        fractions = nets.generator.get_buffer("fractions") if c.clusters else None
-        z = noise(n, c.latent, fractions, generator=generator)
-        labels = draw_labels(self._labels, condition, n, c.condition_dim, generator)
-        if self._label_scaling is not None:
-            y = torch.from_numpy(self._label_scaling.forward(labels.numpy()))
-        else:
-            y = torch.zeros(n, 0)
-        size = _PREDICT_BATCH[c.family]
-        batches = (
-            (z[i : i + size].to(self.device), y[i : i + size].to(self.device))
-            for i in range(0, n, size)
-        )
-        with threads(cpu_threads(self.device, small=c.family in _SMALL)):
-            u = predict(nets.generator, batches)
-        x = self._scaling.inverse(u.reshape(n, *c.shape)) if n else torch.zeros(0, *c.shape)
-        return x.numpy().astype(np.float32, copy=False), labels.numpy()
+        z, labels = self.latent(n, condition, seed=seed)
+        x = self.generate(z, labels)
+        return x, labels if labels is not None else np.zeros((n, 0))
 
     def sample(self, n: int, condition: Any = None, *, seed: int | None = None) -> np.ndarray:
         """Generate ``n`` events.
@@ -534,9 +506,9 @@ class WGAN:
         assert self._label_scaling is not None
         c = self._config
         u = torch.from_numpy(self._scaling.forward(as_events(x, c.shape, c.family).x))
-        size = _PREDICT_BATCH[c.family]
+        size = PREDICT_BATCH[c.family]
         batches = (u[i : i + size].to(self.device) for i in range(0, len(u), size))
-        with threads(cpu_threads(self.device, small=c.family in _SMALL)):
+        with threads(cpu_threads(self.device, small=c.family in SMALL)):
             pred = predict(nets.constrainer, batches).to(torch.float64)
         s = self._label_scaling
         y = (pred * torch.tensor(s.std, dtype=torch.float64) + torch.tensor(s.mean)).numpy()
@@ -547,18 +519,8 @@ class WGAN:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the model (state dicts, config, scalings, history, kept training labels)
         with :func:`dctrgan.modelfile.save_model`: an interrupted save leaves no half file."""
-        nets = require_fitted(self._nets, "WGAN", "save")
-        assert self._scaling is not None
-        fitted = {
-            "scaling": self._scaling.to_dict(),
-            "labels": None if self._label_scaling is None else self._label_scaling.to_dict(),
-            "geometry": None if self._geometry is None else self._geometry.to_dict(),
-            "history": self.history,
-        }
-        state = {name: cpu_state(m) for name, m in nets.modules().items()}
-        save_model(
-            path, "WGAN", self._config, fitted, state, labels=self._labels, energies=self._energies
-        )
+        fitted, state, extra = self._saved("save")
+        save_model(path, "WGAN", self._config, fitted, state, **extra)
 
     @classmethod
     def load(
