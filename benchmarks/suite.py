@@ -32,6 +32,7 @@ BENCHMARKS = (
     "dctr_vs_hepml",
     "replicas",
     "uncertainty",
+    "export",
     "gan_toys",
     "gan_coverage",
     "wgan_patterns",

@@ -230,6 +230,10 @@ class Exported:
     Args:
         path: the exported file.
         threads: intra-op threads (``None``: the runtime's default).
+        batch_size: events per call of the runtime: the events go through in batches
+            (4096: on two CPU cores the DCTR-HL graph runs about 1.5x faster in both
+            runtimes than in one call on a million events, whose activations leave
+            the caches).
 
     Attributes:
         format: ``"onnx"`` or ``"torchscript"``.
@@ -237,7 +241,13 @@ class Exported:
         input_names: the graph's inputs, in order.
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, threads: int | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, threads: int | None = None, batch_size: int = 4096
+    ) -> None:
+        if batch_size < 1:
+            msg = f"batch_size must be positive, got {batch_size}"
+            raise ValueError(msg)
+        self.batch_size = batch_size
         self.path = Path(path)
         self.metadata = metadata(self.path)
         self.format: Format = _check_format(self.metadata["format"])
@@ -269,7 +279,18 @@ class Exported:
                 f"got {len(inputs)}"
             )
             raise ValueError(msg)
-        arrays = [np.ascontiguousarray(a) for a in inputs]
+        arrays = [np.asarray(a) for a in inputs]
+        n = len(arrays[0])
+        if any(len(a) != n for a in arrays):
+            msg = f"{self.path}: inputs of different lengths {[len(a) for a in arrays]}"
+            raise ValueError(msg)
+        parts = [
+            self._run([np.ascontiguousarray(a[i : i + self.batch_size]) for a in arrays])
+            for i in range(0, n, self.batch_size)
+        ]
+        return np.concatenate(parts) if parts else self._run([a[:0] for a in arrays])
+
+    def _run(self, arrays: list[np.ndarray]) -> np.ndarray:
         if self.format == "onnx":
             out = self._session.run(None, dict(zip(self.input_names, arrays, strict=True)))[0]
             return np.asarray(out)
@@ -278,6 +299,8 @@ class Exported:
         return result.numpy()
 
 
-def load(path: str | os.PathLike[str], *, threads: int | None = None) -> Exported:
+def load(
+    path: str | os.PathLike[str], *, threads: int | None = None, batch_size: int = 4096
+) -> Exported:
     """An exported file, ready to run on numpy arrays (:class:`Exported`)."""
-    return Exported(path, threads=threads)
+    return Exported(path, threads=threads, batch_size=batch_size)
