@@ -8,7 +8,9 @@ boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as metho
 Tests between two samples: a chi-square and a Kolmogorov-Smirnov test of two weighted
 histograms (:func:`chi2_test`, :func:`ks_test`), and an independent classifier trained
 and scored on held-out folds (:func:`classifier_test`: weighted AUC with a bootstrap
-interval, and ``ln 2 - BCE``); :func:`calibration_curve` for reliability diagrams.
+interval, and ``ln 2 - BCE``); :func:`calibration_curve` for reliability diagrams;
+the Fréchet and kernel physics distances of two weighted samples of features
+(:func:`fpd`, :func:`kpd`).
 
 Weights may be negative (NLO generators produce them) as long as their sum is
 positive; they must be finite.
@@ -37,6 +39,7 @@ from dctrgan.stats.comparison import (
     statistical_floor,
     statistical_floor_hist,
 )
+from dctrgan.stats.distances import Distance, fpd, kpd
 from dctrgan.stats.two_sample import ClassifierTest, classifier_test, weighted_auc
 from dctrgan.stats.weighted import (
     effective_counts,
@@ -52,13 +55,16 @@ from dctrgan.stats.weighted import (
 __all__ = (
     "CalibrationCurve",
     "ClassifierTest",
+    "Distance",
     "KSTest",
     "calibration_curve",
     "chi2_test",
     "classifier_test",
     "effective_counts",
     "effective_entries",
+    "fpd",
     "histogram_ratio",
+    "kpd",
     "ks_test",
     "neff_bound",
     "separation_power",
