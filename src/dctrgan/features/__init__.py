@@ -5,7 +5,9 @@ or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
 :func:`voxelize` and :func:`from_voxels` convert between the two (:mod:`.voxels`);
 :func:`pattern`, :func:`total_signal`, :func:`rise_time` and :func:`early_fraction`
 summarize air-shower traces (:mod:`.traces`), and :func:`trace_observables` and
-:func:`trace_high_level` their events (:mod:`.airshower`).
+:func:`trace_high_level` their events (:mod:`.airshower`); :func:`calochallenge` gives the
+high-level features of the Fast Calorimeter Simulation Challenge 2022 for its
+cylindrical binnings (:mod:`.calochallenge`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dctrgan.features.airshower import (
     trace_observable_unit,
     trace_observables,
 )
+from dctrgan.features.calochallenge import calochallenge, calochallenge_names
 from dctrgan.features.calorimeter import (
     HIGH_LEVEL_NAMES,
     active_cells,
@@ -36,6 +39,8 @@ __all__ = (
     "HIGH_LEVEL_NAMES",
     "HIGH_LEVEL_TRACE_NAMES",
     "active_cells",
+    "calochallenge",
+    "calochallenge_names",
     "centroid",
     "early_fraction",
     "from_voxels",

@@ -74,16 +74,22 @@ array to one file, or to one file per partition::
 
     showers = dctrgan.read("showers_*.root:events", dask=True, step_size=100_000)
     dctrgan.write("weighted-{i}.root", dctr.attach(showers))  # one file per partition
+
+Showers in the HDF5 format of the Fast Calorimeter Simulation Challenge 2022 (voxel
+arrays in a cylindrical binning) are read, streamed and written by
+:mod:`dctrgan.io.calochallenge`.
 """
 
 from __future__ import annotations
 
+from dctrgan.io import calochallenge
 from dctrgan.io.branches import from_branches
 from dctrgan.io.reading import Files, iterate, read, read_hdf5
 from dctrgan.io.writing import write, write_chunks, write_weights
 
 __all__ = (
     "Files",
+    "calochallenge",
     "from_branches",
     "iterate",
     "read",

@@ -22,7 +22,7 @@ import numpy as np
 from dctrgan.data import DEFAULT_GEOMETRY, Geometry, validate
 from dctrgan.features import from_voxels
 
-__all__ = ("ENERGY", "LAYERS", "SUFFIXES", "chunks", "entries")
+__all__ = ("ENERGY", "LAYERS", "SUFFIXES", "chunks", "entries", "h5py_module", "open_hdf5")
 
 #: File suffixes that ``dctrgan.read`` takes for HDF5.
 SUFFIXES = (".h5", ".hdf5")
@@ -32,7 +32,7 @@ LAYERS = "30x30/layers"
 ENERGY = "30x30/energy"
 
 
-def _h5py() -> Any:
+def h5py_module() -> Any:
     try:
         import h5py
     except ImportError as err:
@@ -42,8 +42,8 @@ def _h5py() -> Any:
 
 
 @contextlib.contextmanager
-def _open(path: str) -> Iterator[Any]:
-    h5py = _h5py()
+def open_hdf5(path: str) -> Iterator[Any]:
+    h5py = h5py_module()
     if not Path(path).exists():
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), path)
     try:
@@ -86,7 +86,7 @@ def entries(path: str, geometry: Geometry | None = None) -> int:
         FileNotFoundError, OSError: for a missing or unreadable file.
         ValueError: for a missing dataset or a wrong shape.
     """
-    with _open(path) as file:
+    with open_hdf5(path) as file:
         layers, _ = _datasets(file, path, geometry or DEFAULT_GEOMETRY)
         return int(layers.shape[0])
 
@@ -100,7 +100,7 @@ def chunks(
     """
     g = geometry or DEFAULT_GEOMETRY
     step = max(stop - start, 1) if step is None else step
-    with _open(path) as file:
+    with open_hdf5(path) as file:
         layers, energy = _datasets(file, path, g)
         for a in range(start, max(stop, start + 1), step):
             b = min(a + step, stop)
