@@ -12,6 +12,7 @@
 ``generate``  train or load a WGAN and write samples
 ``refine``    train or load a refiner and write refined traces
 ``export``    a DCTR, WGAN or refiner as ONNX or TorchScript, with a closure check
+``calochallenge``  reweight a CaloChallenge model sample towards the reference, report
 ============  =================================================================
 
 Every command checks its inputs and outputs before it starts (inputs must exist;
@@ -40,6 +41,7 @@ from dctrgan.cli._common import (
     is_npz,
     write_npz,
 )
+from dctrgan.cli.challenge import calochallenge_command
 from dctrgan.cli.dctr import fit_command, weight_command
 from dctrgan.cli.export import export_command
 from dctrgan.cli.gan import generate_command, refine_command
@@ -264,5 +266,6 @@ for _command in (
     generate_command,
     refine_command,
     export_command,
+    calochallenge_command,
 ):
     main.add_command(_command)

@@ -7,7 +7,7 @@ or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
 summarize air-shower traces (:mod:`.traces`), and :func:`trace_observables` and
 :func:`trace_high_level` their events (:mod:`.airshower`); :func:`calochallenge` gives the
 high-level features of the Fast Calorimeter Simulation Challenge 2022 for its
-cylindrical binnings (:mod:`.calochallenge`).
+cylindrical binnings (:mod:`.cylindrical`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dctrgan.features.airshower import (
     trace_observable_unit,
     trace_observables,
 )
-from dctrgan.features.calochallenge import calochallenge, calochallenge_names
 from dctrgan.features.calorimeter import (
     HIGH_LEVEL_NAMES,
     active_cells,
@@ -32,6 +31,12 @@ from dctrgan.features.calorimeter import (
     second_moments,
     total_energy,
 )
+from dctrgan.features.cylindrical import (
+    calochallenge,
+    calochallenge_names,
+    cartesian_for,
+    to_cylindrical,
+)
 from dctrgan.features.traces import early_fraction, pattern, rise_time, total_signal
 from dctrgan.features.voxels import from_voxels, voxelize
 
@@ -41,6 +46,7 @@ __all__ = (
     "active_cells",
     "calochallenge",
     "calochallenge_names",
+    "cartesian_for",
     "centroid",
     "early_fraction",
     "from_voxels",
@@ -53,6 +59,7 @@ __all__ = (
     "rise_time",
     "second_moments",
     "station_grid",
+    "to_cylindrical",
     "total_energy",
     "total_signal",
     "trace_high_level",

@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from dctrgan.data import CylindricalGeometry
-from dctrgan.features import calochallenge
+from dctrgan.data import CylindricalGeometry, Geometry
+from dctrgan.features import calochallenge, to_cylindrical
 from dctrgan.io._hdf5 import h5py_module, open_hdf5
 from dctrgan.io.files import atomic
 
@@ -71,6 +71,17 @@ class ChallengeShowers:
     def __getitem__(self, index: Any) -> ChallengeShowers:
         """The showers selected by a slice, indices or a boolean mask."""
         return ChallengeShowers(self.incident_energy[index], self.showers[index], self.geometry)
+
+    @classmethod
+    def from_showers(
+        cls, showers: Any, geometry: CylindricalGeometry, cartesian: Geometry | None = None
+    ) -> ChallengeShowers:
+        """Showers of square cells (package schema; e.g. from
+        :func:`dctrgan.simulate.calorimeter` with the geometry of
+        :func:`dctrgan.features.cartesian_for`) binned in ``geometry``
+        (:func:`dctrgan.features.to_cylindrical`)."""
+        incident = np.asarray(showers["incident_energy"], dtype=np.float64)
+        return cls(incident, to_cylindrical(showers, geometry, cartesian), geometry)
 
     def features(self, threshold: float = 0.0) -> dict[str, np.ndarray]:
         """The challenge's high-level features (:func:`dctrgan.features.calochallenge`)."""

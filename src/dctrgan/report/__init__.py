@@ -12,7 +12,9 @@ written as Markdown (for people) and CSV (for programs)::
 
 Showers are compared on :func:`dctrgan.features.observables`, air-shower traces on
 :func:`dctrgan.features.trace_observables`, anything else given as a mapping
-``name -> (N,) values``.
+``name -> (N,) values``. :func:`calochallenge` reweights a generative model's showers
+in the CaloChallenge format towards the reference and reports on held-out showers
+(:mod:`.challenge`).
 
 Every observable is histogrammed in the same number of equal-width bins between the
 0.1 and 99.9 percentiles of both samples together; events outside are not counted
@@ -32,12 +34,15 @@ References:
 from __future__ import annotations
 
 from dctrgan.report.binning import edges
+from dctrgan.report.challenge import ChallengeReport, calochallenge
 from dctrgan.report.comparison import Comparison, compare, compare_observable
 from dctrgan.report.table import Entry, statistical_floor
 
 __all__ = (
+    "ChallengeReport",
     "Comparison",
     "Entry",
+    "calochallenge",
     "compare",
     "compare_observable",
     "edges",

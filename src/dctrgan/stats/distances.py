@@ -18,8 +18,8 @@ The published implementations take unweighted samples; here every event has a we
 reliability-weights correction ``W^2 / (W^2 - sum w^2)``, the ``N / (N - 1)`` of unit
 weights), and the MMD's pair sums are weighted, ``sum_{i != j} w_i w_j k(x_i, x_j) /
 sum_{i != j} w_i w_j`` within a sample, which is the unbiased estimator for unit
-weights. Features are divided by the reference's (weighted) standard deviations first
-(``normalise=True``), as ``jetnet`` does.
+weights. Features are divided by the reference's largest absolute value of each first
+(``normalise=True``), as ``jetnet`` does, so that the kernel's ``x . y / d`` is at most 1.
 
 References:
     R. Kansal, A. Li, J. Duarte, N. Chernyavskaya, M. Pierini, B. Orzari, T. Tomei,
@@ -80,9 +80,8 @@ def _inputs(
     wx = weights_of(reference_weights, len(x), who, "reference_weights")
     wy = weights_of(model_weights, len(y), who, "model_weights")
     if normalise:
-        _, cov = _moments(x, wx)
-        std = np.sqrt(np.clip(np.diag(cov), 0.0, None))
-        scale = np.where(std > 0, std, 1.0)
+        largest = np.abs(x).max(axis=0)
+        scale = np.where(largest > 0, largest, 1.0)
         x, y = x / scale, y / scale
     return x, y, wx, wy
 
@@ -137,7 +136,7 @@ def fpd(
         model: ``(N2, d)`` features of the model.
         reference_weights: ``(N1,)`` weights (default 1).
         model_weights: ``(N2,)`` weights (default 1), e.g. DCTR weights.
-        normalise: divide every feature by the reference's standard deviation first.
+        normalise: divide every feature by the reference's largest ``|value|`` first.
         min_samples: the smallest subset size.
         max_samples: the largest subset size.
         num_batches: subsets per size.
@@ -210,10 +209,10 @@ def kpd(
         model: ``(N2, d)`` features of the model.
         reference_weights: ``(N1,)`` weights (default 1).
         model_weights: ``(N2,)`` weights (default 1), e.g. DCTR weights.
-        normalise: divide every feature by the reference's standard deviation first.
+        normalise: divide every feature by the reference's largest ``|value|`` first.
         num_batches: batches.
-        batch_size: events of each sample per batch (at most the sample; drawn without
-            replacement).
+        batch_size: events of each sample per batch, drawn with replacement (as
+            ``jetnet`` does: batches of the whole sample still differ).
         seed: seed of the batches.
 
     Returns:
@@ -231,8 +230,8 @@ def kpd(
     rng = np.random.default_rng(seed)
     values = []
     for _ in range(num_batches):
-        i = rng.choice(len(x), min(batch_size, len(x)), replace=False)
-        j = rng.choice(len(y), min(batch_size, len(y)), replace=False)
+        i = rng.choice(len(x), batch_size)
+        j = rng.choice(len(y), batch_size)
         values.append(_mmd2(x[i], wx[i], y[j], wy[j]))
     q1, median, q3 = np.percentile(values, [25, 50, 75])
     return Distance(float(median), float(0.5 * (q3 - q1)))
