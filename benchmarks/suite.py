@@ -33,6 +33,7 @@ BENCHMARKS = (
     "replicas",
     "uncertainty",
     "export",
+    "calochallenge",
     "gan_toys",
     "gan_coverage",
     "wgan_patterns",
