@@ -202,8 +202,9 @@ class Exports:
     clip: float | None
     history: dict[str, list[float]]
 
-    def _inputs(self, events: Any) -> tuple[Any, int]:
-        raise NotImplementedError
+    if TYPE_CHECKING:  # the model's batch builder (dctrgan.DCTR._inputs)
+
+        def _inputs(self, events: Any) -> tuple[Any, int]: ...
 
     def _saved(self, method: str) -> tuple[dict[str, Any], list[Any], dict[str, Any]]:
         """What the model file holds: the fitted values, the states and the replicas'."""
