@@ -1,16 +1,23 @@
 """The data model: event schemas, detector geometries and awkward behaviors.
 
 - :mod:`.schema`: the three kinds of events (calorimeter showers, air-shower traces,
-  generic records), the Cartesian calorimeter :class:`Geometry`, validation and the
-  package-local awkward :data:`behavior`;
+  generic records), the Cartesian calorimeter :class:`Geometry` and the package-local
+  awkward :data:`behavior`;
 - :mod:`.cylindrical`: the cylindrical (layer, alpha, r) geometry of the Fast Calorimeter
-  Simulation Challenge 2022 (:class:`CylindricalGeometry`), read from its binning XML.
+  Simulation Challenge 2022 (:class:`CylindricalGeometry`), read from its binning XML,
+  and showers binned in it (:func:`make_cylindrical_showers`);
+- :mod:`.validation`: checking events against the schemas and casting them to it.
 """
 
 from __future__ import annotations
 
-from dctrgan.data import cylindrical, schema
-from dctrgan.data.cylindrical import CylindricalGeometry
+from dctrgan.data import cylindrical, schema, validation
+from dctrgan.data.cylindrical import (
+    CylindricalGeometry,
+    binning_of,
+    is_cylindrical,
+    make_cylindrical_showers,
+)
 from dctrgan.data.schema import (
     DEFAULT_GEOMETRY,
     KINDS,
@@ -19,16 +26,13 @@ from dctrgan.data.schema import (
     Geometry,
     Kind,
     behavior,
-    coerce,
-    detect_kind,
     geometry_of,
     is_dask,
     make_showers,
     make_traces,
-    numeric_type,
     short_type,
-    validate,
 )
+from dctrgan.data.validation import coerce, detect_kind, numeric_type, validate
 
 __all__ = (
     "DEFAULT_GEOMETRY",
@@ -39,15 +43,19 @@ __all__ = (
     "Geometry",
     "Kind",
     "behavior",
+    "binning_of",
     "coerce",
     "cylindrical",
     "detect_kind",
     "geometry_of",
+    "is_cylindrical",
     "is_dask",
+    "make_cylindrical_showers",
     "make_showers",
     "make_traces",
     "numeric_type",
     "schema",
     "short_type",
     "validate",
+    "validation",
 )

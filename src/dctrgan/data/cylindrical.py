@@ -13,6 +13,16 @@ A layer whose ``r_edges`` is a single edge has no voxels (dataset 1 reads out 5 
 its 24 layers). Voxels are ordered as the challenge stores them: layer-major, then
 alpha, then r; the ``(N, V)`` arrays of the challenge's HDF5 files follow that order.
 
+Showers in such a binning are awkward records as the package's other showers
+(:mod:`dctrgan.data.schema`), their hits the nonzero voxels by bin index::
+
+    incident_energy: float32                                       # GeV
+    hits: var * CylindricalHit{layer, alpha, r: int32, energy: float32}   # MeV
+    weight: float32                                                # optional
+
+built by :func:`make_cylindrical_showers`, with the geometry attached to the hits
+(:func:`binning_of`), and read by ``dctrgan.read("file.hdf5", binning=xml)``.
+
 References:
     M. Faucci Giannelli, G. Kasieczka, C. Krause, B. Nachman et al., "Fast Calorimeter
     Simulation Challenge 2022", github.com/CaloChallenge/homepage (the binning files and
@@ -22,6 +32,7 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import xml.etree.ElementTree as ET
@@ -29,9 +40,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+import awkward as ak
 import numpy as np
 
-__all__ = ("CylindricalGeometry",)
+from dctrgan.data.schema import GEOMETRY_PARAMETER, behavior
+
+__all__ = ("CylindricalGeometry", "binning_of", "is_cylindrical", "make_cylindrical_showers")
 
 
 def _layer(path: Path, index: int, element: ET.Element) -> tuple[tuple[float, ...], int]:
@@ -198,6 +212,27 @@ class CylindricalGeometry:
             "phi": r * np.sin(alpha),
         }
 
+    @cached_property
+    def voxel_bins(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(layer, alpha, r)``: the bin indices of every voxel, ``(V,)`` int32 each, in
+        the challenge's order."""
+        parts = [
+            (np.full(self.voxels_per_layer[i], i), c["alpha"], c["r"])
+            for i in self.relevant_layers
+            for c in [self.voxel_coordinates(i)]
+        ]
+        stacked = (np.concatenate([p[k] for p in parts]).astype(np.int32) for k in range(3))
+        layer, alpha, r = stacked
+        return layer, alpha, r
+
+    def voxel_index(self, layer: Any, alpha: Any, r: Any) -> np.ndarray:
+        """The voxel (column of the ``(N, V)`` arrays) of bins ``(layer, alpha, r)``."""
+        layer = np.asarray(layer, dtype=np.int64)
+        n_r = np.array([len(e) - 1 for e in self.r_edges])[layer]
+        offsets = np.asarray(self.layer_offsets[:-1], dtype=np.int64)[layer]
+        index: np.ndarray = offsets + np.asarray(alpha, np.int64) * n_r + np.asarray(r, np.int64)
+        return index
+
     def layer_slice(self, layer: int) -> slice:
         """The voxels of ``layer`` in a ``(N, V)`` array."""
         return slice(self.layer_offsets[layer], self.layer_offsets[layer + 1])
@@ -221,3 +256,103 @@ class CylindricalGeometry:
             particle=str(d.get("particle", "")),
             pid=int(d.get("pid", 0)),
         )
+
+
+def binning_of(array: ak.Array) -> CylindricalGeometry | None:
+    """The cylindrical geometry attached to hits (by :func:`make_cylindrical_showers`),
+    ``None`` for hits of square cells."""
+    param = array.layout.purelist_parameter(GEOMETRY_PARAMETER)
+    if param is None:
+        return None
+    fields = json.loads(param) if isinstance(param, str) else param
+    return CylindricalGeometry.from_dict(fields) if fields.get("kind") == "cylindrical" else None
+
+
+def is_cylindrical(showers: Any) -> bool:
+    """Whether ``showers`` are awkward showers with hits of (layer, alpha, r) bins."""
+    if not isinstance(showers, ak.Array) or "hits" not in ak.fields(showers):
+        return False
+    return {"alpha", "r"} <= set(ak.fields(showers["hits"]))
+
+
+@ak.mixin_class(behavior)
+class CylindricalHit:
+    """Behavior of hits in (layer, alpha, r) bins: bin-centre positions from the geometry."""
+
+    def _centres(self, which: str) -> ak.Array:
+        g = binning_of(self)
+        if g is None:
+            msg = "hits without their cylindrical geometry (make_cylindrical_showers attaches it)"
+            raise ValueError(msg)
+        table = np.zeros((g.n_layers, max(*g.n_alpha, *map(len, g.r_edges))))
+        for i in g.relevant_layers:
+            values = g.alpha_centres(i) if which == "alpha" else g.r_centres(i)
+            table[i, : len(values)] = values
+        layer, index = self["layer"], self[which]  # type: ignore[index]
+        flat = table[
+            np.asarray(ak.flatten(layer, axis=None)), np.asarray(ak.flatten(index, axis=None))
+        ]
+        return ak.Array(flat) if layer.ndim == 1 else ak.unflatten(flat, ak.num(layer, axis=1))
+
+    @property
+    def radius(self) -> ak.Array:
+        """Centre of the radial bin, mm."""
+        return self._centres("r")
+
+    @property
+    def angle(self) -> ak.Array:
+        """Centre of the angular bin, rad in ``[-pi, pi)``."""
+        return self._centres("alpha")
+
+    @property
+    def x(self) -> ak.Array:
+        """``radius * cos(angle)``, mm (the challenge's ``eta`` coordinate)."""
+        return self.radius * np.cos(self.angle)
+
+    @property
+    def y(self) -> ak.Array:
+        """``radius * sin(angle)``, mm (the challenge's ``phi`` coordinate)."""
+        return self.radius * np.sin(self.angle)
+
+
+def make_cylindrical_showers(
+    incident_energy: Any,
+    counts: Any,
+    layer: Any,
+    alpha: Any,
+    r: Any,
+    energy: Any,
+    geometry: CylindricalGeometry,
+    *,
+    weight: Any = None,
+) -> ak.Array:
+    """Build showers of a cylindrical geometry from flat hit arrays.
+
+    Args:
+        incident_energy: ``(N,)`` incident energies in GeV.
+        counts: ``(N,)`` number of hits per shower.
+        layer: ``(H,)`` layer of each hit, ``H = counts.sum()``.
+        alpha: ``(H,)`` angular bin.
+        r: ``(H,)`` radial bin.
+        energy: ``(H,)`` deposited energy in MeV.
+        geometry: the binning the indices refer to (attached to the hits).
+        weight: optional ``(N,)`` shower weights.
+
+    Returns:
+        Awkward array of ``N`` shower records.
+    """
+    hits = {
+        "layer": np.asarray(layer, dtype=np.int32),
+        "alpha": np.asarray(alpha, dtype=np.int32),
+        "r": np.asarray(r, dtype=np.int32),
+        "energy": np.asarray(energy, dtype=np.float32),
+    }
+    parameters = {GEOMETRY_PARAMETER: json.dumps(geometry.to_dict())}
+    flat = ak.zip(hits, with_name="CylindricalHit", parameters=parameters)
+    fields: dict[str, Any] = {
+        "incident_energy": np.asarray(incident_energy, dtype=np.float32),
+        "hits": ak.unflatten(flat, np.asarray(counts, dtype=np.int64)),
+    }
+    if weight is not None:
+        fields["weight"] = np.asarray(weight, dtype=np.float32)
+    return ak.Array(ak.zip(fields, depth_limit=1), behavior=behavior)
