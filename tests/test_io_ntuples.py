@@ -338,7 +338,9 @@ def test_write_refuses_other_suffixes(tmp_path: Path, rng: np.random.Generator) 
     events = generic(rng, 5)
     with pytest.raises(ValueError, match=r"out\.txt: write\(\) writes ROOT files.*'\.root'"):
         dctrgan.write(tmp_path / "out.txt", events)
-    with pytest.raises(ValueError, match=r"out\.h5: writing HDF5 is not supported yet"):
+    with pytest.raises(
+        ValueError, match=r"out\.h5: write\(\) writes HDF5 in the CaloChallenge layout"
+    ):
         dctrgan.write(tmp_path / "out.h5", events)
     with pytest.raises(ValueError, match=r"w\.dat: write\(\) writes ROOT"):
         io.write_weights(tmp_path / "w.dat", np.ones(5))

@@ -22,11 +22,12 @@ import awkward as ak
 import numpy as np
 import torch
 
-from dctrgan.data import is_dask
+from dctrgan.data import is_cylindrical, is_dask
 from dctrgan.dctr._hits import is_showers
 from dctrgan.features import (
     HIGH_LEVEL_NAMES,
     HIGH_LEVEL_TRACE_NAMES,
+    calochallenge,
     high_level,
     observables,
     trace_high_level,
@@ -250,17 +251,43 @@ def split_fields(events: ak.Array, names: Sequence[str]) -> tuple[list[str], lis
     return fields, [n for n in names if n not in events.fields]
 
 
+def _family(events: ak.Array) -> str:
+    """``"traces"``, ``"showers"`` (square cells) or ``"cylindrical"`` showers."""
+    if is_traces(events):
+        return "traces"
+    return "cylindrical" if is_cylindrical(events) else "showers"
+
+
+def _observables(events: ak.Array) -> Mapping[str, np.ndarray]:
+    """The observables of showers or traces by name; of showers of a cylindrical
+    (CaloChallenge) binning, the challenge's high-level features."""
+    family = _family(events)
+    if family == "traces":
+        return trace_observables(events)
+    return calochallenge(events) if family == "cylindrical" else observables(events)
+
+
+def cylindrical_high_level(events: ak.Array, what: str) -> tuple[np.ndarray, list[str]]:
+    """The high-level features of showers of a cylindrical binning: the incident energy
+    and the challenge's features (:func:`dctrgan.features.calochallenge`)."""
+    table = {"incident_energy": np.asarray(events["incident_energy"]), **calochallenge(events)}
+    x = np.column_stack(list(table.values())).astype(np.float32)
+    return _finite(x, list(table), what), list(table)
+
+
 def _physics_columns(
     events: ak.Array, names: list[str], what: str, fill_none: float | None
 ) -> np.ndarray:
     """Columns of showers or traces by name: their fields, else their observables."""
     fields, wanted = split_fields(events, names)
-    table: dict[str, np.ndarray] = {}
+    table: Mapping[str, np.ndarray] = {}
     if wanted:
-        table = trace_observables(events) if is_traces(events) else observables(events)
+        table = _observables(events)
         unknown = [n for n in wanted if n not in table]
         if unknown:
-            where = "trace_observables" if is_traces(events) else "observables"
+            where = {"traces": "trace_observables", "showers": "observables"}.get(
+                _family(events), "calochallenge"
+            )
             msg = (
                 f"{what}: unknown observable(s) {unknown}, and no such field(s) "
                 f"(see dctrgan.features.{where})"
@@ -345,6 +372,8 @@ def _named_set(
     events: Any, spec: str, what: str, fill_none: float | None
 ) -> tuple[np.ndarray, list[str] | None]:
     """The features of ``"auto"`` and ``"high_level"``."""
+    if is_cylindrical(events):
+        return cylindrical_high_level(events, what)
     if is_showers(events):
         x = high_level(events)
         return _finite(x, high_level_names(x.shape[1]), what), high_level_names(x.shape[1])

@@ -7,7 +7,8 @@ or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
 summarize air-shower traces (:mod:`.traces`), and :func:`trace_observables` and
 :func:`trace_high_level` their events (:mod:`.airshower`); :func:`calochallenge` gives the
 high-level features of the Fast Calorimeter Simulation Challenge 2022 for its
-cylindrical binnings (:mod:`.cylindrical`).
+cylindrical binnings, :func:`from_cylindrical_voxels` and :func:`voxelize_cylindrical`
+convert its dense voxels to showers and back (:mod:`.cylindrical`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from dctrgan.features.cylindrical import (
     calochallenge,
     calochallenge_names,
     cartesian_for,
+    from_cylindrical_voxels,
     to_cylindrical,
+    voxelize_cylindrical,
 )
 from dctrgan.features.traces import early_fraction, pattern, rise_time, total_signal
 from dctrgan.features.voxels import from_voxels, voxelize
@@ -49,6 +52,7 @@ __all__ = (
     "cartesian_for",
     "centroid",
     "early_fraction",
+    "from_cylindrical_voxels",
     "from_voxels",
     "high_level",
     "layer_differences",
@@ -66,4 +70,5 @@ __all__ = (
     "trace_observable_unit",
     "trace_observables",
     "voxelize",
+    "voxelize_cylindrical",
 )

@@ -30,9 +30,24 @@ import awkward as ak
 import numpy as np
 import numpy.typing as npt
 
-from dctrgan.data import CylindricalGeometry, Geometry, geometry_of
+from dctrgan.data import (
+    CylindricalGeometry,
+    Geometry,
+    binning_of,
+    geometry_of,
+    is_cylindrical,
+    make_cylindrical_showers,
+    validate,
+)
 
-__all__ = ("calochallenge", "calochallenge_names", "cartesian_for", "to_cylindrical")
+__all__ = (
+    "calochallenge",
+    "calochallenge_names",
+    "cartesian_for",
+    "from_cylindrical_voxels",
+    "to_cylindrical",
+    "voxelize_cylindrical",
+)
 
 #: Added to energy sums in the denominators, as the challenge does.
 EPSILON = 1e-16
@@ -54,35 +69,122 @@ def calochallenge_names(geometry: CylindricalGeometry) -> list[str]:
     return names
 
 
+#: The per-layer energy moments the features are made of: energy-weighted sums of 1,
+#: r, r^2, eta, eta^2, phi, phi^2, and the count of voxels above the threshold.
+_MOMENTS = ("E", "r", "r2", "eta", "eta2", "phi", "phi2", "hits")
+#: Showers per block of the dense computation (bounds the float64 copy).
+_BLOCK = 8192
+
+
+def _coordinates(geometry: CylindricalGeometry, layer: int) -> dict[str, np.ndarray]:
+    """Per voxel of ``layer``: the moments' coordinates (r, r^2, eta, ...)."""
+    where = geometry.voxel_coordinates(layer)
+    r, eta, phi = where["r_mm"], where["eta"], where["phi"]
+    return {"r": r, "r2": r * r, "eta": eta, "eta2": eta * eta, "phi": phi, "phi2": phi * phi}
+
+
+def _dense_moments(
+    e: np.ndarray, geometry: CylindricalGeometry, threshold: float
+) -> dict[str, np.ndarray]:
+    """``{moment: (N, n_layers)}`` of dense ``(N, V)`` voxel energies."""
+    out = {m: np.zeros((len(e), geometry.n_layers)) for m in _MOMENTS}
+    for layer in geometry.relevant_layers:
+        coords = _coordinates(geometry, layer)
+        for a in range(0, len(e), _BLOCK):
+            energy = np.asarray(e[a : a + _BLOCK, geometry.layer_slice(layer)], np.float64)
+            out["E"][a : a + _BLOCK, layer] = energy.sum(axis=1)
+            out["hits"][a : a + _BLOCK, layer] = (energy > threshold).sum(axis=1)
+            for name, x in coords.items():
+                out[name][a : a + _BLOCK, layer] = energy @ x
+    return out
+
+
+def _sparse_moments(
+    showers: ak.Array, geometry: CylindricalGeometry, threshold: float
+) -> dict[str, np.ndarray]:
+    """``{moment: (N, n_layers)}`` of showers whose hits are (layer, alpha, r) bins."""
+    hits = showers["hits"]
+    n, n_layers = len(showers), geometry.n_layers
+    counts = np.asarray(ak.num(hits, axis=1))
+    layer = np.asarray(ak.flatten(hits["layer"]), dtype=np.int64)
+    voxel = geometry.voxel_index(layer, ak.flatten(hits["alpha"]), ak.flatten(hits["r"]))
+    energy = np.asarray(ak.flatten(hits["energy"]), dtype=np.float64)
+    key = np.repeat(np.arange(n), counts) * n_layers + layer
+    per_voxel = np.zeros((len(_MOMENTS) - 2, geometry.n_voxels))
+    for layer_index in geometry.relevant_layers:
+        columns = _coordinates(geometry, layer_index).values()
+        per_voxel[:, geometry.layer_slice(layer_index)] = np.stack(list(columns))
+
+    def sums(values: np.ndarray) -> np.ndarray:
+        return np.bincount(key, weights=values, minlength=n * n_layers).reshape(n, n_layers)
+
+    out = {"E": sums(energy), "hits": sums((energy > threshold).astype(np.float64))}
+    for name, x in zip(_MOMENTS[1:-1], per_voxel, strict=True):
+        out[name] = sums(energy * x[voxel])
+    return out
+
+
 def _centre_and_width(
-    x: np.ndarray, energy: np.ndarray, total: np.ndarray
+    moments: dict[str, np.ndarray], x: str, layer: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Energy-weighted centre and width of the coordinate ``x`` of a layer's voxels."""
-    centre = (energy @ x) / (total + EPSILON)
-    second = (energy @ (x * x)) / (total + EPSILON)
+    """Energy-weighted centre and width of the coordinate ``x`` in ``layer``."""
+    total = moments["E"][:, layer] + EPSILON
+    centre = moments[x][:, layer] / total
+    second = moments[f"{x}2"][:, layer] / total
     return centre, np.sqrt(np.clip(second - centre**2, 0.0, None))
 
 
 def calochallenge(
-    showers: npt.ArrayLike, geometry: CylindricalGeometry, *, threshold: float = 0.0
+    showers: Any, geometry: CylindricalGeometry | None = None, *, threshold: float = 0.0
 ) -> dict[str, np.ndarray]:
     """The challenge's high-level features of showers, by name (:func:`calochallenge_names`).
 
     Args:
         showers: ``(N, V)`` voxel energies in MeV in the challenge's order (the
-            ``showers`` dataset of its HDF5 files), ``V = geometry.n_voxels``.
-        geometry: the binning.
-        threshold: the voxel energy (MeV) above which a voxel counts as hit, for the
-            sparsity (the challenge's default: 0).
+            ``showers`` dataset of its HDF5 files), ``V = geometry.n_voxels``; or awkward
+            showers of a cylindrical binning (``dctrgan.read("file.hdf5", binning=...)``,
+            :func:`dctrgan.data.make_cylindrical_showers`), whose hits are its nonzero
+            voxels.
+        geometry: the binning (of awkward showers: their own when omitted, and it must
+            be theirs when given).
+        threshold: the voxel energy (MeV, ``>= 0``) above which a voxel counts as hit,
+            for the sparsity (the challenge's default: 0).
 
     Returns:
         ``{name: (N,) float64}``.
 
     Raises:
-        ValueError: for another number of voxels than the geometry's, or non-finite
-            energies (naming the first shower).
+        ValueError: for another number of voxels than the geometry's, non-finite
+            energies (naming the first shower), awkward showers of square cells or of
+            another binning, or a negative threshold.
     """
-    e = np.asarray(showers, dtype=np.float64)
+    if threshold < 0:
+        msg = f"threshold must be >= 0 (dropped zero voxels count as not hit), got {threshold}"
+        raise ValueError(msg)
+    if isinstance(showers, ak.Array):
+        moments, geometry = _awkward_moments(showers, geometry, threshold)
+    else:
+        if geometry is None:
+            msg = "calochallenge: dense (N, V) voxel energies need their geometry="
+            raise TypeError(msg)
+        moments = _dense_moments(_checked(showers, geometry), geometry, threshold)
+    out = {"E_tot": moments["E"].sum(axis=1)}
+    for layer in geometry.relevant_layers:
+        out[f"E_layer_{layer}"] = moments["E"][:, layer]
+        out[f"EC_r_{layer}"], out[f"width_r_{layer}"] = _centre_and_width(moments, "r", layer)
+        if layer in geometry.alpha_binned_layers:
+            eta = _centre_and_width(moments, "eta", layer)
+            phi = _centre_and_width(moments, "phi", layer)
+            out[f"EC_eta_{layer}"], out[f"EC_phi_{layer}"] = eta[0], phi[0]
+            out[f"width_eta_{layer}"], out[f"width_phi_{layer}"] = eta[1], phi[1]
+        voxels = geometry.voxels_per_layer[layer]
+        out[f"sparsity_{layer}"] = 1.0 - moments["hits"][:, layer] / voxels
+    return {name: out[name] for name in calochallenge_names(geometry)}
+
+
+def _checked(showers: npt.ArrayLike, geometry: CylindricalGeometry) -> np.ndarray:
+    """Dense voxel energies of the geometry's width, finite."""
+    e = np.asarray(showers)
     if e.ndim != 2 or e.shape[1] != geometry.n_voxels:
         msg = (
             f"showers: expected (N, {geometry.n_voxels}) voxel energies for this binning "
@@ -94,21 +196,25 @@ def calochallenge(
     if bad.any():
         msg = f"showers: non-finite voxel energies, first in shower {int(np.flatnonzero(bad)[0])}"
         raise ValueError(msg)
-    out = {"E_tot": e.sum(axis=1)}
-    for layer in geometry.relevant_layers:
-        energy = e[:, geometry.layer_slice(layer)]
-        total = energy.sum(axis=1)
-        where = geometry.voxel_coordinates(layer)
-        out[f"E_layer_{layer}"] = total
-        r = _centre_and_width(where["r_mm"], energy, total)
-        out[f"EC_r_{layer}"], out[f"width_r_{layer}"] = r
-        if layer in geometry.alpha_binned_layers:
-            eta = _centre_and_width(where["eta"], energy, total)
-            phi = _centre_and_width(where["phi"], energy, total)
-            out[f"EC_eta_{layer}"], out[f"EC_phi_{layer}"] = eta[0], phi[0]
-            out[f"width_eta_{layer}"], out[f"width_phi_{layer}"] = eta[1], phi[1]
-        out[f"sparsity_{layer}"] = 1.0 - (energy > threshold).mean(axis=1)
-    return {name: out[name] for name in calochallenge_names(geometry)}
+    return e
+
+
+def _awkward_moments(
+    showers: ak.Array, geometry: CylindricalGeometry | None, threshold: float
+) -> tuple[dict[str, np.ndarray], CylindricalGeometry]:
+    """The moments of awkward showers, and their binning (checked against ``geometry``)."""
+    if not is_cylindrical(showers):
+        msg = (
+            "calochallenge: awkward showers must be of a cylindrical binning (hits of layer, "
+            "alpha, r): read them with binning=, or bin square cells with to_cylindrical"
+        )
+        raise ValueError(msg)
+    validate(showers, "showers", strict=False)
+    own = binning_of(showers["hits"])
+    if own is None or (geometry is not None and geometry != own):
+        msg = "calochallenge: geometry= is not the binning the showers carry"
+        raise ValueError(msg)
+    return _sparse_moments(showers, own, threshold), own
 
 
 def cartesian_for(
@@ -180,3 +286,65 @@ def to_cylindrical(
     flat = event[inside] * geometry.n_voxels + voxel[inside]
     out = np.bincount(flat, weights=energy[inside], minlength=len(counts) * geometry.n_voxels)
     return out.reshape(len(counts), geometry.n_voxels).astype(np.float32)
+
+
+def from_cylindrical_voxels(
+    voxels: npt.ArrayLike,
+    incident_energy: npt.ArrayLike,
+    geometry: CylindricalGeometry,
+    *,
+    weight: npt.ArrayLike | None = None,
+) -> ak.Array:
+    """Showers of dense voxel energies in a cylindrical binning: every nonzero voxel a hit.
+
+    Args:
+        voxels: ``(N, V)`` voxel energies in MeV in the challenge's order.
+        incident_energy: ``(N,)`` incident energies in GeV.
+        geometry: the binning.
+        weight: optional ``(N,)`` shower weights.
+
+    Returns:
+        Showers with hits ``{layer, alpha, r, energy}``
+        (:func:`dctrgan.data.make_cylindrical_showers`); float32 voxel energies are kept
+        bit for bit.
+
+    Raises:
+        ValueError: for another number of voxels than the geometry's, or non-finite
+            energies.
+    """
+    dense = _checked(voxels, geometry)
+    event, voxel = np.nonzero(dense)
+    layer, alpha, r = (index[voxel] for index in geometry.voxel_bins)
+    return make_cylindrical_showers(
+        incident_energy,
+        np.bincount(event, minlength=len(dense)),
+        layer,
+        alpha,
+        r,
+        dense[event, voxel],
+        geometry,
+        weight=weight,
+    )
+
+
+def voxelize_cylindrical(
+    showers: ak.Array, geometry: CylindricalGeometry | None = None
+) -> np.ndarray:
+    """Dense ``(N, V)`` float32 voxel energies (MeV, the challenge's order) of showers of a
+    cylindrical binning: the inverse of :func:`from_cylindrical_voxels` (hits in the same
+    voxel add up).
+
+    Args:
+        showers: awkward showers whose hits are (layer, alpha, r) bins.
+        geometry: their binning (default: their own; when given, it must be theirs).
+    """
+    _, g = _awkward_moments(showers[:0], geometry, 0.0)
+    hits = showers["hits"]
+    counts = np.asarray(ak.num(hits, axis=1))
+    voxel = g.voxel_index(
+        ak.flatten(hits["layer"]), ak.flatten(hits["alpha"]), ak.flatten(hits["r"])
+    )
+    out = np.zeros((len(showers), g.n_voxels), dtype=np.float32)
+    flat = np.repeat(np.arange(len(showers)), counts) * g.n_voxels + voxel
+    np.add.at(out.reshape(-1), flat, np.asarray(ak.flatten(hits["energy"]), dtype=np.float32))
+    return out

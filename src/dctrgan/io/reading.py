@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, overload
 
 import awkward as ak
 
 from dctrgan.data import Geometry, Kind, behavior
-from dctrgan.io import _dask
+from dctrgan.io import _dask, calochallenge
+from dctrgan.io._binned import Binning, from_generic, hdf5_files, iterate_challenge, read_challenge
 from dctrgan.io._hittable import HitMap, group, hit_map, stream, to_showers
 from dctrgan.io._plan import Branches, Files, Plan, chunks, friend_reader, make_plan, parse_size
 
@@ -38,6 +40,7 @@ def read(
     geometry: Geometry | None = ...,
     dask: Literal[False] = ...,
     step_size: int | str = ...,
+    binning: Binning | None = ...,
 ) -> ak.Array: ...
 
 
@@ -55,6 +58,7 @@ def read(
     geometry: Geometry | None = ...,
     dask: bool,
     step_size: int | str = ...,
+    binning: Binning | None = ...,
 ) -> Any: ...
 
 
@@ -71,6 +75,7 @@ def read(
     geometry: Geometry | None = None,
     dask: bool = False,
     step_size: int | str = "100 MB",
+    binning: Binning | None = None,
 ) -> Any:
     """Read events from ROOT files (or HDF5 files, by their ``.h5`` / ``.hdf5`` suffix).
 
@@ -99,6 +104,13 @@ def read(
             ``pip install "dctrgan[dask]"``), read with ``uproot.dask``.
         step_size: with ``dask=True``, events per partition, or the uncompressed
             size of one (``"100 MB"``); a partition never spans two files.
+        binning: showers of a cylindrical binning: the CaloChallenge binning XML (or its
+            :class:`~dctrgan.data.CylindricalGeometry`). HDF5 files are then read in the
+            challenge's layout (``incident_energies``, ``showers``), ROOT files as
+            :func:`write` writes such showers (``hits_layer``, ``hits_alpha``,
+            ``hits_r``, ``hits_energy``); the showers' hits are the nonzero voxels, in
+            (layer, alpha, r) bins (:mod:`dctrgan.io.calochallenge`). Read eagerly:
+            ``dask``, ``group_by`` and ``branches`` do not apply.
 
     Returns:
         Validated events: showers or traces in the package schema (plus a ``weight``
@@ -124,7 +136,24 @@ def read(
         >>> hits = dctrgan.read("g4.root:HitStrips", group_by="Event")  # doctest: +SKIP
         >>> lazy = dctrgan.read("showers_*.root:events", dask=True)  # doctest: +SKIP
         >>> weights = dctr.weight(lazy).compute()  # doctest: +SKIP
+        >>> calo = dctrgan.read("ds2.hdf5", binning="binning_dataset_2.xml")  # doctest: +SKIP
     """
+    if binning is not None:
+        _binned_options(kind, branches, group_by, dask)
+        paths = hdf5_files(files, tree)
+        if paths is not None:
+            _no_friend(friend)
+            return read_challenge(paths, binning, entry_start, entry_stop)
+        cylindrical = calochallenge.binning_geometry(binning)
+        events = read(
+            files,
+            "events",
+            tree=tree,
+            entry_start=entry_start,
+            entry_stop=entry_stop,
+            friend=friend,
+        )
+        return from_generic(events, cylindrical, _where(files))
     if group_by is not None:
         if dask or friend is not None:
             msg = "group_by= does not apply with dask=True or friend=: read the hit table eagerly"
@@ -195,6 +224,31 @@ def _table_plan(
     return plan, hits
 
 
+def _binned_options(
+    kind: Kind | None, branches: Branches, group_by: str | None, dask: bool
+) -> None:
+    """A ValueError for options that do not apply with ``binning=``."""
+    if kind not in (None, "showers") or branches is not None or group_by is not None or dask:
+        msg = (
+            "binning= reads showers of a cylindrical binning eagerly in their own layout: "
+            "kind= other than 'showers', branches=, group_by= and dask=True do not apply"
+        )
+        raise ValueError(msg)
+
+
+def _no_friend(friend: Files | None) -> None:
+    if friend is not None:
+        msg = (
+            "friend= applies to ROOT files; a weight dataset in a CaloChallenge file is read "
+            "as the weight"
+        )
+        raise ValueError(msg)
+
+
+def _where(files: Files) -> str:
+    return os.fspath(files) if isinstance(files, str | os.PathLike) else f"{list(files)}"
+
+
 def _concatenate(parts: list[ak.Array]) -> ak.Array:
     return parts[0] if len(parts) == 1 else ak.Array(ak.concatenate(parts), behavior=behavior)
 
@@ -237,6 +291,7 @@ def iterate(
     entry_stop: int | None = None,
     friend: Files | None = None,
     geometry: Geometry | None = None,
+    binning: Binning | None = None,
 ) -> Iterator[ak.Array]:
     """Stream events in chunks of bounded memory; the arguments are those of :func:`read`.
 
@@ -256,6 +311,23 @@ def iterate(
             not contiguous across chunks (:func:`read` groups rows in any order).
     """
     parse_size(step_size)
+    if binning is not None:
+        _binned_options(kind, branches, group_by, False)
+        paths = hdf5_files(files, tree)
+        if paths is not None:
+            _no_friend(friend)
+            return iterate_challenge(paths, binning, step_size, entry_start, entry_stop)
+        binned = calochallenge.binning_geometry(binning)
+        chunks = iterate(
+            files,
+            "events",
+            step_size=step_size,
+            tree=tree,
+            entry_start=entry_start,
+            entry_stop=entry_stop,
+            friend=friend,
+        )
+        return (from_generic(c, binned, _where(files)) for c in chunks)
     if group_by is not None:
         if friend is not None:
             msg = "group_by= does not apply with friend=: the friend's entries are rows"

@@ -17,8 +17,20 @@ import awkward as ak
 import numpy as np
 import uproot
 
-from dctrgan.data import SIGNAL_SHAPE, Kind, coerce, detect_kind, is_dask, validate
+from dctrgan.data import (
+    SIGNAL_SHAPE,
+    Kind,
+    binning_of,
+    coerce,
+    detect_kind,
+    is_cylindrical,
+    is_dask,
+    validate,
+)
+from dctrgan.io import calochallenge
+from dctrgan.io._binned import Binning
 from dctrgan.io._generic import Column, tree_columns, tree_data
+from dctrgan.io._hdf5 import SUFFIXES
 from dctrgan.io._pipeline import drain
 from dctrgan.io._plan import steps
 from dctrgan.io.branches import SCHEMA_FIELDS
@@ -170,7 +182,10 @@ def _check_suffix(path: str | os.PathLike[str]) -> None:
     if suffix == ".root":
         return
     if suffix in (".h5", ".hdf5"):
-        msg = f"{name}: writing HDF5 is not supported yet by write(); ROOT files end in '.root'"
+        msg = (
+            f"{name}: write() writes HDF5 in the CaloChallenge layout, for showers of a "
+            "cylindrical binning; other events go to ROOT files, whose names end in '.root'"
+        )
     else:
         msg = f"{name}: write() writes ROOT files, whose names end in '.root'"
     raise ValueError(msg)
@@ -225,6 +240,10 @@ def _prepare(events: Any, what: str, kind: Kind | None, rntuple: bool) -> tuple[
     layout = events.layout
     if layout.is_indexed and not layout.is_option:  # filtered events: apply the index once
         events = ak.Array(layout.project(), behavior=events.behavior)
+    if is_cylindrical(events) and kind in (None, "showers"):
+        # hits of (layer, alpha, r) bins: a collection, read back with binning=
+        validate(events, "showers", strict=False)
+        events, kind = ak.Array(ak.without_parameters(events)), "events"
     if kind is None:
         kind = detect_kind(events, generic=True)
     validate(events, kind, strict=False)
@@ -245,9 +264,10 @@ def write(
     step_size: int | str = "100 MB",
     rntuple: bool = False,
     kind: Kind | None = None,
+    binning: Binning | None = None,
 ) -> Path | list[Path]:
     """Write events as a ROOT TTree (or RNTuple), atomically (see :mod:`dctrgan.io` for the
-    layouts).
+    layouts); showers of a cylindrical binning also as a CaloChallenge HDF5 file.
 
     A dask-awkward array (say, from ``read(..., dask=True)``) is written in one of
     two ways, chosen by ``path``:
@@ -279,6 +299,12 @@ def write(
             own record structure, any nesting of numbers, lists and records.
         kind: ``"showers"``, ``"traces"`` or ``"events"``; by default showers if the
             events have a ``hits`` field, traces if ``signal``, else generic events.
+        binning: for a path ending in ``.h5`` or ``.hdf5``: the CaloChallenge binning
+            XML (or geometry) of the showers, checked against theirs; the file is
+            written in the challenge's layout (:func:`dctrgan.io.calochallenge.write`).
+            Showers of a cylindrical binning written to ROOT get the branches
+            ``incident_energy``, ``nhits``, ``hits_layer``, ``hits_alpha``, ``hits_r``,
+            ``hits_energy`` (read them back with ``read(..., binning=)``).
 
     Returns:
         ``path``; for a pattern, the list of files written, in partition order.
@@ -294,6 +320,14 @@ def write(
     """
     if is_dask(events):
         return _write_dask(path, events, tree, overwrite, step_size, rntuple, kind)
+    if Path(os.fspath(path)).suffix.lower() in SUFFIXES and is_cylindrical(events):
+        return calochallenge.write(path, events, binning=binning, overwrite=overwrite)
+    if binning is not None and (
+        not is_cylindrical(events)
+        or binning_of(events["hits"]) != calochallenge.binning_geometry(binning)
+    ):
+        msg = f"{path}: the events are not showers of the binning given (binning=)"
+        raise ValueError(msg)
     check_target(path, tree, overwrite)
     events, layout = _prepare(events, "events", kind, rntuple)
     n = len(events)
