@@ -110,15 +110,32 @@ def test_cli(samples: tuple[cc.ChallengeShowers, cc.ChallengeShowers], tmp_path:
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "median S2 over 362 features" in result.output
-    assert sorted(p.name for p in out.iterdir()) == [
+    written = sorted(p.name for p in out.iterdir())
+    features = [name for name in written if name.startswith("feature_")]
+    assert [name for name in written if name not in features] == [
+        "average_shower.png",
         "profile.png",
         "report.csv",
         "report.md",
         "summary.json",
     ]
+    # the six features of the largest S^2 without weights: the energies of a 2 % scale
+    assert len(features) == 6
+    assert "feature_E_tot.png" in features
+    for name in written:
+        assert name in result.output
+        if name.endswith(".png"):
+            assert name in (out / "report.md").read_text()
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1
     assert "pass --overwrite" in again.output
+    # the feature figures vary with the samples: any of them stops a second run too
+    for name in written:
+        if name != features[0]:
+            (out / name).unlink()
+    once_more = CliRunner().invoke(main, args)
+    assert once_more.exit_code == 1
+    assert f"{features[0]} exist(s)" in once_more.output
     photons = BINNING.parent / "binning_dataset_1_photons.xml"
     wrong = CliRunner().invoke(
         main, [*args[:4], str(photons), "-o", str(tmp_path / "x"), "--no-progress"]

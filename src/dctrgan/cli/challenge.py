@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 import numpy as np
@@ -12,12 +13,18 @@ from dctrgan import plot
 from dctrgan.cli._common import check_input, overwrite_option, progress_option
 from dctrgan.data import CylindricalGeometry
 from dctrgan.io import calochallenge as challenge_io
-from dctrgan.report import calochallenge
+from dctrgan.report import ChallengeReport, calochallenge
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ("calochallenge_command",)
 
-#: The files the command writes into its folder.
-_FILES = ("report.md", "report.csv", "summary.json", "profile.png")
+#: The files the command writes into its folder, besides ``feature_<name>.png`` figures.
+_FILES = ("report.md", "report.csv", "summary.json", "profile.png", "average_shower.png")
+#: The features drawn as histograms: those of the largest unweighted ``<S^2>``.
+_WORST = 6
+_LABELS = ("Reference", "Model", "Model, DCTR weights")
 
 
 def _read(path: str, geometry: CylindricalGeometry, n: int | None) -> challenge_io.ChallengeShowers:
@@ -25,37 +32,54 @@ def _read(path: str, geometry: CylindricalGeometry, n: int | None) -> challenge_
     return challenge_io.read(path, geometry, stop=n)
 
 
-def _profile(
-    report_data: tuple[Any, Any, np.ndarray], geometry: CylindricalGeometry, output: Path
-) -> str:
-    """The mean energy per layer of the reference, the model and the weighted model."""
-    (reference, model, weights) = report_data
-    layers = list(geometry.relevant_layers)
+def _unit(feature: str) -> str:
+    if feature == "incident_energy":
+        return "GeV"
+    if feature.startswith("E_"):
+        return "MeV"
+    return "mm" if feature.startswith(("EC_", "width_")) else ""
 
-    def mean(showers: Any, w: np.ndarray | None) -> np.ndarray:
-        per_layer = np.stack(
-            [showers.showers[:, geometry.layer_slice(i)].sum(axis=1) for i in layers], axis=1
+
+def _figures(
+    result: ChallengeReport,
+    reference: challenge_io.ChallengeShowers,
+    model: challenge_io.ChallengeShowers,
+    weights: np.ndarray,
+) -> dict[str, Figure]:
+    """The figures of the held-out showers, by file name: the mean energy per layer, the
+    average shower, and the features the model misses most."""
+    held_out = reference[result.held_out[0]], model[result.held_out[1]]
+    test_ref, test_model = held_out
+    geometry = test_ref.geometry
+    drawn = {
+        "profile.png": plot.layer_profile(
+            test_ref,
+            test_model,
+            test_model,
+            geometry=geometry,
+            weights=[None, weights],
+            labels=_LABELS,
+        )[0],
+        "average_shower.png": plot.average_shower(
+            [test_ref, test_model, test_model],
+            geometry,
+            weights=[None, None, weights],
+            labels=_LABELS,
+        )[0],
+    }
+    values = [{"incident_energy": s.incident_energy, **s.features()} for s in held_out]
+    scored = [e for e in result.comparison.entries if math.isfinite(e.s2_unweighted)]
+    for entry in sorted(scored, key=lambda e: e.s2_unweighted, reverse=True)[:_WORST]:
+        name = entry.observable
+        drawn[f"feature_{name}.png"] = plot.comparison(
+            values[0][name],
+            values[1][name],
+            weights,
+            observable=name,
+            unit=_unit(name),
+            labels=_LABELS,
         )
-        return np.average(per_layer, axis=0, weights=w)
-
-    values = [mean(reference, None), mean(model, None), mean(model, weights)]
-    plot.require()
-    import matplotlib.pyplot as plt
-
-    fig, (top, bottom) = plt.subplots(2, 1, sharex=True, height_ratios=(3, 1), figsize=(6, 5))
-    for v, name in zip(values, ("reference", "model", "model, DCTR weights"), strict=True):
-        top.step(layers, v, where="mid", label=name)
-        bottom.step(layers, v / np.where(values[0] > 0, values[0], np.nan), where="mid")
-    top.set_ylabel("mean energy per layer [MeV]")
-    top.set_yscale("log")
-    top.legend()
-    bottom.axhline(1.0, color="grey", lw=0.8)
-    bottom.set_ylim(0.5, 1.5)
-    bottom.set_ylabel("ratio to the reference")
-    bottom.set_xlabel("layer")
-    fig.savefig(output / "profile.png", dpi=100)
-    plt.close(fig)
-    return "profile.png"
+    return drawn
 
 
 @click.command("calochallenge")
@@ -120,7 +144,8 @@ def calochallenge_command(
     DCTR is fitted on the challenge's high-level features and the incident energy of
     part of both samples; on the other showers the report gives every feature's
     separation power before and after weighting, an independent classifier test (AUC,
-    JSD), n_eff/N, FPD and KPD, and the mean energy per layer.
+    JSD), n_eff/N, FPD and KPD; the figures show the mean energy per layer, the average
+    shower per layer, and the six features of the largest S^2 before weighting.
 
     \b
     Example:
@@ -132,6 +157,7 @@ def calochallenge_command(
         msg = f"{output}: exists and is not a folder"
         raise click.BadParameter(msg, param_hint="-o/--output")
     existing = [f for f in _FILES if (output / f).exists()]
+    existing += sorted(p.name for p in output.glob("feature_*.png"))
     if existing and not overwrite:
         msg = f"{output}: {', '.join(existing)} exist(s); pass --overwrite to replace"
         raise FileExistsError(msg)
@@ -148,14 +174,9 @@ def calochallenge_command(
         progress=progress,
     )
     output.mkdir(parents=True, exist_ok=True)
-    drawn = []
-    if figures:
-        test = result.held_out
-        drawn.append(
-            _profile((ref_showers[test[0]], model_showers[test[1]], weights), geometry, output)
-        )
-    files = result.write(output, figures=drawn)
+    drawn = _figures(result, ref_showers, model_showers, weights) if figures else {}
+    for name, fig in drawn.items():
+        fig.savefig(output / name, dpi=100)
+    files = [p.name for p in result.write(output, figures=list(drawn))]
     click.echo(result.summary())
-    click.echo(
-        f"wrote {', '.join(p.name for p in files)}{''.join(', ' + d for d in drawn)} in {output}"
-    )
+    click.echo(f"wrote {', '.join([*files, *drawn])} in {output}")

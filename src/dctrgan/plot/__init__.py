@@ -40,12 +40,20 @@ Erdmann et al. (WGAN and refiner):
 - :func:`energy_reconstruction` -- reconstructed against true energy with bias and
   resolution, for several models (Fig. 6).
 
+CaloChallenge (Faucci Giannelli et al.):
+
+- :func:`layer_profile` -- mean energy per layer with a ratio panel;
+- :func:`average_shower` -- the average shower per layer, polar panels of the mean
+  voxel energy (the challenge's evaluation figure).
+
 References:
     S. Diefenbacher et al., "DCTRGAN: Improving the Precision of Generative Models
     with Reweighting", JINST 15 (2020) P11004.
     M. Erdmann, L. Geiger, J. Glombitza, D. Schmidt, "Generating and refining
     particle detector simulations using the Wasserstein distance in adversarial
     networks", Comput. Softw. Big Sci. 2 (2018) 4.
+    M. Faucci Giannelli, G. Kasieczka, C. Krause, B. Nachman et al., "Fast Calorimeter
+    Simulation Challenge 2022", arXiv:2410.21611.
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ from dctrgan.plot.airshower import (
     patterns,
     traces,
 )
+from dctrgan.plot.calochallenge import average_shower, layer_profile
 from dctrgan.plot.curves import losses
 from dctrgan.plot.histograms import compare, comparison, summary
 from dctrgan.plot.toys import density
@@ -64,12 +73,14 @@ from dctrgan.plot.validation import reliability
 from dctrgan.plot.weighting import correlations, weights, weights_scatter
 
 __all__ = (
+    "average_shower",
     "compare",
     "comparison",
     "correlations",
     "density",
     "energy_reconstruction",
     "label_vs_reconstructed",
+    "layer_profile",
     "losses",
     "patterns",
     "reliability",
