@@ -96,6 +96,18 @@ def test_same_distribution_gives_kpd_near_zero(rng: np.random.Generator) -> None
     assert str(d).count("±") == 1
 
 
+def test_a_feature_almost_constant_in_the_reference_cannot_swell_the_distance(
+    rng: np.random.Generator,
+) -> None:
+    # a width of 1e-6 from rounding in the reference, a real spread of a few mm in 1 %
+    # of the model's events: scaled by the reference alone this one feature gave 1e10
+    reference = np.column_stack([rng.normal(size=4_000), 1e-6 * rng.random(4_000)])
+    model = np.column_stack([rng.normal(size=4_000), 4.0 * (rng.random(4_000) < 0.01)])
+    d = fpd(reference, model, min_samples=2_000, max_samples=4_000, num_batches=3)
+    assert 0.0 < d.value < 0.05  # the second feature's share: 1 % of events at 1 (scaled)
+    assert kpd(reference, model, batch_size=2_000, num_batches=4).value < 0.01
+
+
 def test_bad_inputs_are_named() -> None:
     with pytest.raises(ValueError, match="reference has 2 features, model 3"):
         fpd(np.zeros((10, 2)), np.zeros((10, 3)))

@@ -18,8 +18,12 @@ The published implementations take unweighted samples; here every event has a we
 reliability-weights correction ``W^2 / (W^2 - sum w^2)``, the ``N / (N - 1)`` of unit
 weights), and the MMD's pair sums are weighted, ``sum_{i != j} w_i w_j k(x_i, x_j) /
 sum_{i != j} w_i w_j`` within a sample, which is the unbiased estimator for unit
-weights. Features are divided by the reference's largest absolute value of each first
-(``normalise=True``), as ``jetnet`` does, so that the kernel's ``x . y / d`` is at most 1.
+weights. Features are divided by their largest absolute value in either sample first
+(``normalise=True``), so that the kernel's ``x . y / d`` is at most 1. ``jetnet``
+divides by the reference's largest value alone; that lets a feature which is almost
+constant in the reference (a shower width of ``1e-6`` mm from rounding in a layer whose
+energy sits in one radial bin) but spread in the model swell the distance by ten
+orders of magnitude, so both samples set the scale here.
 
 References:
     R. Kansal, A. Li, J. Duarte, N. Chernyavskaya, M. Pierini, B. Orzari, T. Tomei,
@@ -80,7 +84,7 @@ def _inputs(
     wx = weights_of(reference_weights, len(x), who, "reference_weights")
     wy = weights_of(model_weights, len(y), who, "model_weights")
     if normalise:
-        largest = np.abs(x).max(axis=0)
+        largest = np.maximum(np.abs(x).max(axis=0, initial=0.0), np.abs(y).max(axis=0, initial=0.0))
         scale = np.where(largest > 0, largest, 1.0)
         x, y = x / scale, y / scale
     return x, y, wx, wy
@@ -136,7 +140,7 @@ def fpd(
         model: ``(N2, d)`` features of the model.
         reference_weights: ``(N1,)`` weights (default 1).
         model_weights: ``(N2,)`` weights (default 1), e.g. DCTR weights.
-        normalise: divide every feature by the reference's largest ``|value|`` first.
+        normalise: divide every feature by its largest ``|value|`` in either sample first.
         min_samples: the smallest subset size.
         max_samples: the largest subset size.
         num_batches: subsets per size.
@@ -209,7 +213,7 @@ def kpd(
         model: ``(N2, d)`` features of the model.
         reference_weights: ``(N1,)`` weights (default 1).
         model_weights: ``(N2,)`` weights (default 1), e.g. DCTR weights.
-        normalise: divide every feature by the reference's largest ``|value|`` first.
+        normalise: divide every feature by its largest ``|value|`` in either sample first.
         num_batches: batches.
         batch_size: events of each sample per batch, drawn with replacement (as
             ``jetnet`` does: batches of the whole sample still differ).
