@@ -6,7 +6,8 @@ like dataset 2 (45 layers x 16 angular x 9 radial bins, ``features.to_cylindrica
 written in the challenge's HDF5 layout (gzip); 50,000 of each (``--quick``: 5,000):
 
 1. Read throughput: ``io.calochallenge.read`` (checks and GeV conversion included)
-   against bare h5py reading the two datasets, showers per second.
+   against bare h5py reading the two datasets, showers per second; and
+   ``dctrgan.read(path, binning=...)``, which also turns the nonzero voxels into hits.
 2. ``dctrgan calochallenge``'s analysis (``report.calochallenge``): DCTR with its
    defaults fitted on half of each sample, the other halves compared on the 362
    features (incident energy and the challenge's high-level features): the median
@@ -32,6 +33,7 @@ import h5py
 import numpy as np
 from _common import Row, best_time, parse_args, report
 
+import dctrgan
 from dctrgan.data import CylindricalGeometry
 from dctrgan.features import cartesian_for
 from dctrgan.io import calochallenge as cc
@@ -107,6 +109,16 @@ def main() -> None:
             Row("read, io.calochallenge.read", ours, "showers/s", baseline=bare, ratio=ours / bare)
         )
         rows.append(Row("read, bare h5py (both datasets)", bare, "showers/s"))
+        events = n / best_time(lambda: dctrgan.read(path, binning=BINNING))
+        rows.append(
+            Row(
+                "read as awkward showers, dctrgan.read(binning=)",
+                events,
+                "showers/s",
+                baseline=bare,
+                ratio=events / bare,
+            )
+        )
         rows.append(Row("file size per shower (gzip)", path.stat().st_size / n, "bytes"))
 
         t = time.perf_counter()
