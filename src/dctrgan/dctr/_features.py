@@ -341,7 +341,7 @@ def extract_features(
         if isinstance(out, ak.Array) and out.ndim == 1:
             column = _column(out, "0", len(events), what, fill_none, "callable")
             return _finite(_stack([column], len(events)), None, what), None
-        return _finite(_columns_of_array(out, what).astype(np.float32), None, what), None
+        return _finite(_float32(_columns_of_array(out, what)), None, what), None
     if isinstance(spec, str) and spec not in ("auto", "high_level"):
         msg = (
             "features: expected 'auto', 'high_level', a list of names, a {name: callable} "
@@ -391,7 +391,7 @@ def _named_set(
             )
             raise ValueError(msg)
         names = high_level_names(x.shape[1])
-        return _finite(x.astype(np.float32), names, what), names
+        return _finite(_float32(x), names, what), names
     if spec == "high_level":
         kind = _listed(events.fields) if isinstance(events, ak.Array) else type(events).__name__
         msg = (
@@ -402,7 +402,7 @@ def _named_set(
     if isinstance(events, ak.Array):
         if not events.fields:
             x = _columns_of_array(ak.to_numpy(events), what)
-            return _finite(x.astype(np.float32), None, what), None
+            return _finite(_float32(x), None, what), None
         names = flat_fields(events, what)
         n = len(events)
         columns = [
@@ -410,7 +410,13 @@ def _named_set(
         ]
         return _finite(_stack(columns, n), names, what), names
     x = _columns_of_array(events, what)
-    return _finite(x.astype(np.float32), None, what), None
+    return _finite(_float32(x), None, what), None
+
+
+def _float32(x: np.ndarray) -> np.ndarray:
+    """``x`` as float32: itself if it is float32 and writable (torch takes it without a
+    copy), else a copy."""
+    return x if x.dtype == np.float32 and x.flags.writeable else x.astype(np.float32)
 
 
 def _finite(x: np.ndarray, names: list[str] | None, what: str) -> np.ndarray:

@@ -70,7 +70,7 @@ __all__ = (
 log = logging.getLogger(__name__)
 
 #: Events per batch when predicting (and validating), per model.
-PREDICT_BATCH = {"mlp": 1 << 15, "deepsets": 256, "cnn3d": 64}
+PREDICT_BATCH = {"mlp": 4096, "deepsets": 256, "cnn3d": 64}
 #: Training events used to set the input scaling of the low-level models.
 SCALING_EVENTS = 20_000
 #: fit warns when the weights of the fake validation events keep less than this

@@ -262,8 +262,19 @@ def prediction_inputs(
             f"{what}: feature mismatch: {x.shape[1]} features, the model was fitted on {n_features}"
         )
         raise ValueError(msg)
-    tensor = torch.from_numpy(x)
-    return (lambda i: tensor[torch.from_numpy(i)]), len(x)
+    return rows_of(torch.from_numpy(x)), len(x)
+
+
+def rows_of(matrix: torch.Tensor) -> Callable[[np.ndarray], torch.Tensor]:
+    """The rows ``i`` of ``matrix``: a view for a run of consecutive rows (the batches of
+    prediction), a copy otherwise (the shuffled batches of training)."""
+
+    def rows(i: np.ndarray) -> torch.Tensor:
+        if len(i) > 1 and i[-1] - i[0] == len(i) - 1 and bool((np.diff(i) == 1).all()):
+            return matrix[int(i[0]) : int(i[-1]) + 1]
+        return matrix[torch.from_numpy(i)]
+
+    return rows
 
 
 def _refit_error(label: str) -> ValueError:
@@ -421,7 +432,7 @@ def training_sample(
         n_real, n_fake, n_features = len(xr), len(xf), xr.shape[1]
         x = torch.from_numpy(np.concatenate([xr, xf]))
         del xr, xf
-        inputs: Callable[[np.ndarray], Any] = lambda i: x[torch.from_numpy(i)]
+        inputs: Callable[[np.ndarray], Any] = rows_of(x)
     else:
         for events, what in ((real, "real"), (fake, "fake")):
             if is_dask(events):
