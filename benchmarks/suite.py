@@ -30,6 +30,7 @@ BENCHMARKS = (
     "voxelize",
     "dctr_quality",
     "dctr_vs_hepml",
+    "scaling",
     "replicas",
     "uncertainty",
     "export",

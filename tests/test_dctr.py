@@ -120,6 +120,21 @@ def test_container_in_container_out(fitted: DCTR) -> None:
     assert_array_equal(fitted.weight(x[:, 0]), w)
 
 
+def test_weights_do_not_depend_on_the_batching_or_the_input_buffer(fitted: DCTR) -> None:
+    # 10,000 events: batches of consecutive rows (views of the input) and a last short
+    # one; the same events in another order, and from a read-only buffer, give the
+    # same weights, and the input is left as it was
+    x = np.random.default_rng(3).normal(size=(10_000, 1)).astype(np.float32)
+    kept = x.copy()
+    w = fitted.weight(x)
+    order = np.random.default_rng(4).permutation(len(x))
+    assert_array_equal(fitted.weight(x[order]), w[order])
+    frozen = x.copy()
+    frozen.flags.writeable = False
+    assert_array_equal(fitted.weight(frozen), w)
+    assert_array_equal(x, kept)
+
+
 def test_attach_multiplies_an_existing_weight(fitted: DCTR) -> None:
     x = np.array([-1.0, 0.0, 1.5])
     events = ak.zip({"x": x, "weight": np.array([2.0, 0.5, 1.0], dtype=np.float32)})
