@@ -2,84 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
-import numpy as np
 
 from dctrgan import plot
 from dctrgan.cli._common import check_input, overwrite_option, progress_option
 from dctrgan.data import CylindricalGeometry
 from dctrgan.io import calochallenge as challenge_io
-from dctrgan.report import ChallengeReport, calochallenge
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from dctrgan.report import calochallenge
 
 __all__ = ("calochallenge_command",)
 
 #: The files the command writes into its folder, besides ``feature_<name>.png`` figures.
 _FILES = ("report.md", "report.csv", "summary.json", "profile.png", "average_shower.png")
-#: The features drawn as histograms: those of the largest unweighted ``<S^2>``.
-_WORST = 6
-_LABELS = ("Reference", "Model", "Model, DCTR weights")
 
 
 def _read(path: str, geometry: CylindricalGeometry, n: int | None) -> challenge_io.ChallengeShowers:
     check_input(path)
     return challenge_io.read(path, geometry, stop=n)
-
-
-def _unit(feature: str) -> str:
-    if feature == "incident_energy":
-        return "GeV"
-    if feature.startswith("E_"):
-        return "MeV"
-    return "mm" if feature.startswith(("EC_", "width_")) else ""
-
-
-def _figures(
-    result: ChallengeReport,
-    reference: challenge_io.ChallengeShowers,
-    model: challenge_io.ChallengeShowers,
-    weights: np.ndarray,
-) -> dict[str, Figure]:
-    """The figures of the held-out showers, by file name: the mean energy per layer, the
-    average shower, and the features the model misses most."""
-    held_out = reference[result.held_out[0]], model[result.held_out[1]]
-    test_ref, test_model = held_out
-    geometry = test_ref.geometry
-    drawn = {
-        "profile.png": plot.layer_profile(
-            test_ref,
-            test_model,
-            test_model,
-            geometry=geometry,
-            weights=[None, weights],
-            labels=_LABELS,
-        )[0],
-        "average_shower.png": plot.average_shower(
-            [test_ref, test_model, test_model],
-            geometry,
-            weights=[None, None, weights],
-            labels=_LABELS,
-        )[0],
-    }
-    values = [{"incident_energy": s.incident_energy, **s.features()} for s in held_out]
-    scored = [e for e in result.comparison.entries if math.isfinite(e.s2_unweighted)]
-    for entry in sorted(scored, key=lambda e: e.s2_unweighted, reverse=True)[:_WORST]:
-        name = entry.observable
-        drawn[f"feature_{name}.png"] = plot.comparison(
-            values[0][name],
-            values[1][name],
-            weights,
-            observable=name,
-            unit=_unit(name),
-            labels=_LABELS,
-        )
-    return drawn
 
 
 @click.command("calochallenge")
@@ -174,7 +115,7 @@ def calochallenge_command(
         progress=progress,
     )
     output.mkdir(parents=True, exist_ok=True)
-    drawn = _figures(result, ref_showers, model_showers, weights) if figures else {}
+    drawn = plot.report_figures(result, ref_showers, model_showers, weights) if figures else {}
     for name, fig in drawn.items():
         fig.savefig(output / name, dpi=100)
     files = [p.name for p in result.write(output, figures=list(drawn))]

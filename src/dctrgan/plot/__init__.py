@@ -44,7 +44,8 @@ CaloChallenge (Faucci Giannelli et al.):
 
 - :func:`layer_profile` -- mean energy per layer with a ratio panel;
 - :func:`average_shower` -- the average shower per layer, polar panels of the mean
-  voxel energy (the challenge's evaluation figure).
+  voxel energy (the challenge's evaluation figure);
+- :func:`report_figures` -- the figures of ``dctrgan calochallenge``'s report.
 
 References:
     S. Diefenbacher et al., "DCTRGAN: Improving the Precision of Generative Models
@@ -65,7 +66,7 @@ from dctrgan.plot.airshower import (
     patterns,
     traces,
 )
-from dctrgan.plot.calochallenge import average_shower, layer_profile
+from dctrgan.plot.calochallenge import average_shower, layer_profile, report_figures
 from dctrgan.plot.curves import losses
 from dctrgan.plot.histograms import compare, comparison, summary
 from dctrgan.plot.toys import density
@@ -84,6 +85,7 @@ __all__ = (
     "losses",
     "patterns",
     "reliability",
+    "report_figures",
     "require",
     "summary",
     "traces",

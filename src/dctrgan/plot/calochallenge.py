@@ -1,4 +1,5 @@
-"""CaloChallenge figures: the mean energy per layer, and the average shower per layer.
+"""CaloChallenge figures: the mean energy per layer, the average shower per layer, and
+the figures of a reweighting report (:func:`report_figures`).
 
 Both take showers in the challenge's binning (:class:`~dctrgan.data.CylindricalGeometry`):
 ``(N, V)`` arrays of voxel energies in MeV, voxels ordered by layer, then alpha, then r,
@@ -33,13 +34,16 @@ from dctrgan.plot._style import (
     style,
     vector,
 )
+from dctrgan.plot.histograms import comparison
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
     from dctrgan.data import CylindricalGeometry
+    from dctrgan.io.calochallenge import ChallengeShowers
+    from dctrgan.report import ChallengeReport
 
-__all__ = ("average_shower", "layer_profile")
+__all__ = ("average_shower", "layer_profile", "report_figures")
 
 #: Showers summed at a time (in float64) for the mean shower: bounded memory for dataset 3.
 _CHUNK = 4096
@@ -325,3 +329,70 @@ def average_shower(
         cax = fig.add_axes((first[0], last[1], first[2], first[1] + first[3] - last[1]))
         fig.colorbar(mesh, cax=cax).set_label("Energy [MeV]")
     return fig, axes
+
+
+#: The features :func:`report_figures` draws: those of the largest ``<S^2>`` unweighted.
+WORST = 6
+_LABELS = ("Reference", "Model", "Model, DCTR weights")
+
+
+def _unit(feature: str) -> str:
+    """The unit of a challenge feature (or the incident energy)."""
+    if feature == "incident_energy":
+        return "GeV"
+    if feature.startswith("E_"):
+        return "MeV"
+    return "mm" if feature.startswith(("EC_", "width_")) else ""
+
+
+def report_figures(
+    result: ChallengeReport,
+    reference: ChallengeShowers,
+    model: ChallengeShowers,
+    weights: Any,
+) -> dict[str, Figure]:
+    """The figures of a CaloChallenge reweighting report, on its held-out showers, by
+    file name: ``profile.png`` (:func:`layer_profile`), ``average_shower.png``
+    (:func:`average_shower`) and ``feature_<name>.png`` for the :data:`WORST` features
+    of the largest ``<S^2>`` before weighting (:func:`dctrgan.plot.comparison`); the
+    reference, the model and the model with the DCTR weights in each.
+
+    Args:
+        result: the report (:func:`dctrgan.report.calochallenge`).
+        reference: the reference showers it was made of (all of them).
+        model: the model's showers (all of them).
+        weights: the DCTR weights of the model's held-out showers.
+    """
+    test_ref, test_model = reference[result.held_out[0]], model[result.held_out[1]]
+    geometry = test_ref.geometry
+    drawn = {
+        "profile.png": layer_profile(
+            test_ref,
+            test_model,
+            test_model,
+            geometry=geometry,
+            weights=[None, weights],
+            labels=_LABELS,
+        )[0],
+        "average_shower.png": average_shower(
+            [test_ref, test_model, test_model],
+            geometry,
+            weights=[None, None, weights],
+            labels=_LABELS,
+        )[0],
+    }
+    values = [
+        {"incident_energy": s.incident_energy, **s.features()} for s in (test_ref, test_model)
+    ]
+    scored = [e for e in result.comparison.entries if math.isfinite(e.s2_unweighted)]
+    for entry in sorted(scored, key=lambda e: e.s2_unweighted, reverse=True)[:WORST]:
+        name = entry.observable
+        drawn[f"feature_{name}.png"] = comparison(
+            values[0][name],
+            values[1][name],
+            weights,
+            observable=name,
+            unit=_unit(name),
+            labels=_LABELS,
+        )
+    return drawn
