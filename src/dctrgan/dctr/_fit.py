@@ -255,7 +255,11 @@ def fit_fold(
 
     def batch(i: np.ndarray) -> tuple[Any, torch.Tensor, torch.Tensor]:
         t = torch.from_numpy(i)
-        return sample.inputs(i), sample.target[t], w[t]
+        return (
+            sample.inputs(i),
+            torch.index_select(sample.target, 0, t),
+            torch.index_select(w, 0, t),
+        )
 
     device = run.device
     n_threads = cpu_threads(device, small=c.model == "mlp")

@@ -378,7 +378,8 @@ def averaged(step: Step, model: nn.Module, decay: float) -> tuple[Step, nn.Modul
         msg = f"averaged: decay must be in (0, 1), got {decay}"
         raise ValueError(msg)
     average = copy.deepcopy(model).requires_grad_(False)
-    pairs = list(zip(average.parameters(), model.parameters(), strict=True))
+    kept_params: list[torch.Tensor] = list(average.parameters())
+    params: list[torch.Tensor] = list(model.parameters())
     buffers = list(zip(average.buffers(), model.buffers(), strict=True))
     updates = 0
 
@@ -388,8 +389,8 @@ def averaged(step: Step, model: nn.Module, decay: float) -> tuple[Step, nn.Modul
         d = min(decay, (1 + updates) / (10 + updates))
         updates += 1
         with torch.no_grad():
-            for a, p in pairs:
-                a.lerp_(p.detach(), 1.0 - d)
+            # one call for all parameters: per-tensor calls cost more than the arithmetic
+            torch._foreach_lerp_(kept_params, params, 1.0 - d)
             for kept, current in buffers:
                 kept.copy_(current)
         return losses
