@@ -20,7 +20,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ("HEADER", "Row", "best_time", "format_table", "parse_args", "report")
+__all__ = ("HEADER", "RSS_WATCH", "Row", "best_time", "format_table", "parse_args", "report")
+
+#: The start of a script run in a fresh process to measure its peak memory: a thread
+#: samples its RSS every 5 ms into ``peak[0]`` until ``done`` is set (``ru_maxrss``
+#: would carry the parent's peak over the fork).
+RSS_WATCH = """
+import sys, threading, time, psutil
+peak, done = [0], threading.Event()
+def watch():
+    me = psutil.Process()
+    while not done.is_set():
+        peak[0] = max(peak[0], me.memory_info().rss)
+        time.sleep(0.005)
+threading.Thread(target=watch, daemon=True).start()
+"""
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 
 import h5py
 import numpy as np
-from _common import Row, best_time, parse_args, report
+from _common import RSS_WATCH, Row, best_time, parse_args, report
 
 import dctrgan
 from dctrgan.data import CylindricalGeometry
@@ -45,17 +45,10 @@ BINNING = Path(__file__).parents[1] / "tests" / "data" / "calochallenge" / "binn
 #: Showers simulated at once (bounded memory while making the files).
 CHUNK = 10_000
 
-#: The streaming run, in a fresh process: its RSS sampled every 5 ms (ru_maxrss would
-#: carry the parent's peak over the fork).
-STREAM = """
-import sys, threading, time, psutil
-peak, done = [0], threading.Event()
-def watch():
-    me = psutil.Process()
-    while not done.is_set():
-        peak[0] = max(peak[0], me.memory_info().rss)
-        time.sleep(0.005)
-threading.Thread(target=watch, daemon=True).start()
+#: The streaming run, in a fresh process, its RSS sampled.
+STREAM = (
+    RSS_WATCH
+    + """
 from dctrgan.io import calochallenge as cc
 n = 0
 for chunk in cc.iterate(sys.argv[1], sys.argv[2], step_size=10_000):
@@ -64,6 +57,7 @@ for chunk in cc.iterate(sys.argv[1], sys.argv[2], step_size=10_000):
 done.set()
 print(n, peak[0] / 2**20)
 """
+)
 
 
 def simulate(n: int, variant: str, seed: int, geometry: CylindricalGeometry) -> cc.ChallengeShowers:

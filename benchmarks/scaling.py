@@ -26,19 +26,14 @@ import sys
 from typing import Any
 
 import numpy as np
-from _common import Row, parse_args, report
+from _common import RSS_WATCH, Row, parse_args, report
 
 #: One fit in a fresh process: prints a JSON line with its time, epochs and peak RSS.
-FIT = """
-import json, sys, threading, time
-import numpy as np, psutil
-peak, done = [0], threading.Event()
-def watch():
-    me = psutil.Process()
-    while not done.is_set():
-        peak[0] = max(peak[0], me.memory_info().rss)
-        time.sleep(0.005)
-threading.Thread(target=watch, daemon=True).start()
+FIT = (
+    RSS_WATCH
+    + """
+import json
+import numpy as np
 from dctrgan import DCTR
 n, d, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 rng = np.random.default_rng(seed)
@@ -53,6 +48,7 @@ done.set()
 print(json.dumps({"seconds": seconds, "epochs": len(model.history["train_loss"]),
                   "peak_mb": peak[0] / 2**20, "base_mb": base / 2**20}))
 """
+)
 
 
 def fit(n: int, d: int, seed: int = 7) -> dict[str, Any]:
