@@ -20,7 +20,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ("HEADER", "RSS_WATCH", "Row", "best_time", "format_table", "parse_args", "report")
+__all__ = (
+    "HEADER",
+    "RSS_WATCH",
+    "Row",
+    "best_time",
+    "format_table",
+    "parse_args",
+    "report",
+    "uproot_compression",
+)
 
 #: The start of a script run in a fresh process to measure its peak memory: a thread
 #: samples its RSS every 5 ms into ``peak[0]`` until ``done`` is set (``ru_maxrss``
@@ -77,6 +86,16 @@ def best_time(function: Callable[[], Any], repeat: int = 3) -> float:
         function()
         times.append(time.perf_counter() - start)
     return min(times)
+
+
+def uproot_compression(spec: str) -> Any:
+    """The uproot compression of ``"algorithm:level"`` (as dctrgan's ``compression=``
+    takes it), for the bare-uproot baselines, which must not import dctrgan."""
+    import uproot
+
+    name, _, level = spec.lower().partition(":")
+    codecs = {"zlib": uproot.ZLIB, "lz4": uproot.LZ4, "zstd": uproot.ZSTD, "lzma": uproot.LZMA}
+    return None if name == "none" else codecs[name](int(level or 1))
 
 
 def _fmt(x: float | None) -> str:

@@ -1,15 +1,23 @@
-"""ROOT I/O: dctrgan.write / dctrgan.read against bare uproot on the same arrays.
+"""ROOT I/O: dctrgan.write / dctrgan.read against bare uproot on the same arrays, and
+the compression algorithms on showers.
 
 The baseline writes the same branches with ``mktree`` + one ``extend`` and reads
 them back with ``tree.arrays()``; dctrgan adds validation, chunking, the atomic
-rename and the conversion to the package schema. Same compression (uproot's
-default), same file system, same events, best of a few runs.
+rename and the conversion to the package schema. Same compression (dctrgan's
+default, ``compression="zstd:1"``), same file system, same events, best of a few runs.
 
-    python benchmarks/io.py [--quick] [--json PATH]
+The compression section writes the same fast showers
+(``dctrgan.simulate.calorimeter(n, 50.0, variant="fast", seed=1)``, 50k; 2k with
+``--quick``) with ``dctrgan.write(..., compression=)`` for each algorithm and level
+of ``--codecs`` and reads them back with ``dctrgan.read``: file size, write and
+read time (best of a few runs), one line per codec.
+
+    python benchmarks/io.py [--quick] [--json PATH] [--codecs zlib:1 zstd:1 ...]
 """
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tempfile
 from pathlib import Path
@@ -18,12 +26,15 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import uproot
-from _common import Row, best_time, parse_args, report
+from _common import Row, best_time, format_table, parse_args, report, uproot_compression
 
 import dctrgan
 from dctrgan.data import make_showers, make_traces
 
 TARGET = 1.3
+#: dctrgan's default compression, which the baseline uses too.
+COMPRESSION = str(inspect.signature(dctrgan.write).parameters["compression"].default)
+CODECS = ("zlib:1", "zlib:4", "lz4:1", "zstd:1", "zstd:3")
 
 
 def synthetic_showers(n: int, rng: np.random.Generator) -> ak.Array:
@@ -102,7 +113,7 @@ def uproot_write(path: Path, events: ak.Array) -> None:
         k: v.type.content if isinstance(v, ak.Array) else np.dtype((v.dtype, v.shape[1:]))
         for k, v in data.items()
     }
-    with uproot.recreate(path) as file:
+    with uproot.recreate(path, compression=uproot_compression(COMPRESSION)) as file:
         file.mktree("events", types)
         file["events"].extend(data)
 
@@ -146,20 +157,57 @@ def measure(name: str, events: ak.Array, folder: Path, repeat: int) -> list[Row]
     ]
 
 
+def compression(
+    codecs: list[str], n: int, folder: Path, repeat: int
+) -> tuple[list[Row], list[dict[str, Any]]]:
+    """File size, write and read time of ``n`` fast showers per codec (best of ``repeat``)."""
+    events = dctrgan.simulate.calorimeter(n, 50.0, variant="fast", seed=1)
+    rows, table = [], []
+    for codec in codecs:
+        path = folder / f"showers_{codec.replace(':', '')}.root"
+
+        def write(path: Path = path, codec: str = codec) -> None:
+            dctrgan.write(path, events, overwrite=True, compression=codec)
+
+        seconds = best_time(write, repeat)
+        read = best_time(lambda path=path: dctrgan.read(path), repeat)
+        size = path.stat().st_size / 1e6
+        default = " (default)" if codec == COMPRESSION else ""
+        rows.append(Row(f"compression {codec}{default}: file size", size, "MB"))
+        rows.append(Row(f"compression {codec}{default}: write", seconds, "s"))
+        rows.append(Row(f"compression {codec}{default}: read", read, "s"))
+        table.append({"codec": codec, "size_mb": size, "write_s": seconds, "read_s": read})
+        path.unlink()
+    cells = [
+        (t["codec"], f"{t['size_mb']:.1f}", f"{t['write_s']:.2f}", f"{t['read_s']:.2f}")
+        for t in table
+    ]
+    print(f"\ncompression: {n} fast showers, {events.layout.nbytes / 1e6:.0f} MB in memory")
+    print(format_table(("codec", "size MB", "write s", "read s"), cells))
+    return rows, table
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(
+        __doc__.splitlines()[0],
+        extra=lambda p: p.add_argument(
+            "--codecs", nargs="+", default=list(CODECS), help="'algorithm:level' to compare"
+        ),
+    )
     rng = np.random.default_rng(7)
     n_showers, n_traces, repeat = (1500, 1500, 3) if args.quick else (10000, 5000, 5)
+    n_codec, codec_repeat = (2000, 2) if args.quick else (50_000, 3)
     shower_events, source = showers(n_showers, rng)
     trace_events, trace_source = traces(n_traces, rng)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         rows = measure("showers", shower_events, folder, repeat)
         rows += measure("traces", trace_events, folder, repeat)
+        codec_rows, codecs = compression(args.codecs, n_codec, folder, codec_repeat)
     hits = float(np.mean(ak.to_numpy(ak.num(shower_events["hits"], axis=1))))
     report(
         "io",
-        rows,
+        rows + codec_rows,
         args,
         showers=source,
         traces=trace_source,
@@ -167,6 +215,9 @@ def main() -> None:
         mean_hits=hits,
         n_traces=n_traces,
         uproot=uproot.__version__,
+        compression=COMPRESSION,
+        codecs=codecs,
+        codec_showers=n_codec,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 import awkward as ak
 import numpy as np
 import pytest
+import uproot
 from click.testing import CliRunner, Result
 
 import dctrgan
@@ -257,9 +258,29 @@ def test_weight_streams_and_equals_the_api(tmp_path: Path, files: dict[str, Path
     expected = DCTR.load(files["model"]).attach(fast)  # multiplied into the initial weight
     np.testing.assert_array_equal(ak.to_numpy(weighted["weight"]), ak.to_numpy(expected["weight"]))
     assert ak.array_equal(weighted[["incident_energy", "hits"]], fast[["incident_energy", "hits"]])
-    # the same as weighting everything at once
-    ok("weight", files["model"], files["fast"], "-o", tmp_path / "all.root", "--step-size", "1000")
-    assert ak.array_equal(io.read(tmp_path / "all.root"), weighted)
+    # the same as weighting everything at once, whatever the compression
+    every = tmp_path / "all.root"
+    ok(
+        "weight",
+        files["model"],
+        files["fast"],
+        "-o",
+        every,
+        "--step-size",
+        "1000",
+        "--compression",
+        "lz4:2",
+    )
+    assert ak.array_equal(io.read(every), weighted)
+    with uproot.open(out) as default, uproot.open(every) as lz4:
+        assert (default.file.compression.name, default.file.compression.level) == ("ZSTD", 1)
+        assert (lz4.file.compression.name, lz4.file.compression.level) == ("LZ4", 2)
+    result = run(
+        "weight", files["model"], files["fast"], "-o", tmp_path / "x.root", "--compression", "gz"
+    )
+    assert result.exit_code == 1
+    assert "compression 'gz': unknown algorithm 'gz'" in result.output
+    assert not (tmp_path / "x.root").exists()
 
 
 def test_weight_friend_and_field(tmp_path: Path, files: dict[str, Path]) -> None:

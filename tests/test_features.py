@@ -236,6 +236,30 @@ def test_dense_input_gives_the_same_observables(rng: np.random.Generator) -> Non
         layer_energies(np.zeros((2, 30, 30)))
 
 
+def test_each_event_alone_gives_its_own_bits(rng: np.random.Generator) -> None:
+    """The projections are computed in blocks of events: the features of a slice, across a
+    block boundary, are those of the whole sample, bit for bit, with energies of ten
+    decades (whose sums depend on the order they are taken in)."""
+    n = 2600  # more than two blocks
+    counts = rng.integers(0, 60, n)
+    hits = int(counts.sum())
+    energy = 10.0 ** rng.uniform(-6.0, 4.0, hits)
+    cells = [rng.integers(0, 30, hits) for _ in range(3)]
+    showers = make_showers(rng.uniform(1.0, 100.0, n), counts, *cells, energy)
+    whole, every = high_level(showers), observables(showers)
+    for part in (slice(1000, 1100), slice(2040, 2600), slice(7, 8)):
+        assert high_level(showers[part]).tobytes() == whole[part].tobytes()
+        sliced = observables(showers[part])
+        assert list(sliced) == list(every)
+        for name, values in sliced.items():
+            assert values.tobytes() == every[name][part].tobytes(), name
+    assert layer_energies(showers).tobytes() == every_layer(every, n).tobytes()
+
+
+def every_layer(table: dict[str, np.ndarray], n: int) -> np.ndarray:
+    return np.column_stack([table[f"energy_layer_{i}"] for i in range(1, 31)]).reshape(n, 30)
+
+
 def test_non_square_geometry_keeps_x_and_y_apart() -> None:
     g = Geometry(n_layers=2, n_x=3, n_y=5, cell_size=10.0, absorber=(2.1, 4.2))
     showers = make_showers([1.0], [2], [0, 1], [0, 2], [4, 1], [1.0, 3.0], geometry=g)

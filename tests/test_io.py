@@ -202,6 +202,27 @@ def test_iterate_by_memory_size(shower_file: Path, showers: ak.Array) -> None:
     assert_same(ak.concatenate(chunks), showers)
 
 
+def test_memory_steps_fit_the_clusters(tmp_path: Path, rng: np.random.Generator) -> None:
+    """A step in bytes takes whole clusters of the file, or a cluster in equal parts, so
+    that no chunk holds two clusters' baskets; irregular clusters keep uproot's step."""
+    events = showers_from_cells(rng, 1000)
+    regular, irregular = tmp_path / "regular.root", tmp_path / "irregular.root"
+    io.write_chunks(regular, (events[a : a + 100] for a in range(0, 1000, 100)))
+    io.write_chunks(irregular, iter([events[:130], events[130:160], events[160:]]))
+    branches = ["incident_energy", "hits_layer", "hits_ix", "hits_iy", "hits_energy", "weight"]
+    with uproot.open(regular) as file:
+        per_event = 1e6 / file["events"].num_entries_for("1 MB", branches)
+    for events_per_step, expected in ((70, 50), (30, 25), (250, 200), (5000, 1000)):
+        size = f"{int(per_event * events_per_step)} B"
+        chunks = list(io.iterate(regular, step_size=size))
+        assert {len(c) for c in chunks} == {expected}, size
+        assert ak.array_equal(ak.concatenate(chunks), events)
+        with uproot.open(irregular) as file:
+            step = min(1000, file["events"].num_entries_for(size, branches))
+        lengths = [len(c) for c in io.iterate(irregular, step_size=size)]
+        assert lengths == [step] * (1000 // step) + ([1000 % step] if 1000 % step else [])
+
+
 def test_entry_ranges(shower_file: Path, showers: ak.Array) -> None:
     assert_same(io.read(shower_file, entry_start=10, entry_stop=50), showers[10:50])
     assert_same(io.read(shower_file, entry_start=-5), showers[-5:])

@@ -82,6 +82,12 @@ def _attach_field() -> str:
     return default if isinstance(default, str) else "weight"
 
 
+def _compression() -> str:
+    """The compression :func:`dctrgan.io.write_chunks` writes with by default."""
+    default = inspect.signature(io.write_chunks).parameters["compression"].default
+    return default if isinstance(default, str) else "zstd:1"
+
+
 def is_generic(events: Any) -> bool:
     """Awkward records that are neither showers nor traces."""
     fields = ak.fields(events) if isinstance(events, ak.Array) else []
@@ -353,6 +359,12 @@ class _Tally:
     show_default=True,
     help="Events per chunk, or memory per chunk such as '100 MB': memory stays bounded.",
 )
+@click.option(
+    "--compression",
+    default=_compression(),
+    show_default=True,
+    help="Of the ROOT OUTPUT: 'algorithm:level' of zlib, lz4, zstd, lzma, or 'none'.",
+)
 @branch_option
 @overwrite_option
 @device_option
@@ -365,6 +377,7 @@ def weight_command(
     field: str,
     tree: str | None,
     step: str,
+    compression: str,
     branches: tuple[str, ...],
     overwrite: bool,
     device: str,
@@ -420,9 +433,13 @@ def weight_command(
 
             name = tree or ("weights" if friend else tree_of(input_spec) or "events")
             if friend:
-                io.write_weights(output, weighted(), name, overwrite=overwrite)
+                io.write_weights(
+                    output, weighted(), name, overwrite=overwrite, compression=compression
+                )
             else:
-                io.write_chunks(output, weighted(), name, overwrite=overwrite)
+                io.write_chunks(
+                    output, weighted(), name, overwrite=overwrite, compression=compression
+                )
         what = f"{tally.n} events of {input_spec}"
         where = f"tree {name!r}, branch {'weight' if friend else field!r}, float32"
     click.echo(f"weighted {what}: {tally.summary()}")

@@ -141,7 +141,11 @@ def _check_dtype(name: str, dtype: np.dtype[Any], expected: np.dtype[Any], stric
 
 
 def _check_finite(name: str, values: np.ndarray, *, nonnegative: bool = False) -> None:
-    if values.dtype.kind != "f":
+    if values.dtype.kind != "f" or values.size == 0:
+        return
+    # two reductions instead of boolean masks: NaN propagates into min (and max)
+    lo, hi = values.min(), values.max()
+    if np.isfinite(lo) and np.isfinite(hi) and (lo >= 0 or not nonnegative):
         return
     bad = ~np.isfinite(values)
     if bad.any():
@@ -236,18 +240,20 @@ def _validate_hits(
         raise TypeError(msg)
     g = geometry if geometry is not None else geometry_of(hits)
     for name, size in (("layer", g.n_layers), ("ix", g.n_x), ("iy", g.n_y)):
-        values = _flat_numpy(hits[name])
-        _check_range(f"hits.{name}", values, np.full(values.shape, size))
+        _check_range(f"hits.{name}", _flat_numpy(hits[name]), size)
 
 
-def _check_range(name: str, values: np.ndarray, size: np.ndarray) -> None:
-    """A ValueError unless ``0 <= values < size`` (elementwise)."""
+def _check_range(name: str, values: np.ndarray, size: int | np.ndarray) -> None:
+    """A ValueError unless ``0 <= values < size`` (elementwise for an array ``size``)."""
+    if np.ndim(size) == 0 and (values.size == 0 or (values.min() >= 0 and values.max() < size)):
+        return
     bad = (values < 0) | (values >= size)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
+        limit = int(size if np.ndim(size) == 0 else np.asarray(size)[first])
         msg = (
             f"field '{name}': {int(bad.sum())} value(s) outside the geometry "
-            f"[0, {int(size[first])}), first {int(values[first])} at flat index {first}"
+            f"[0, {limit}), first {int(values[first])} at flat index {first}"
         )
         raise ValueError(msg)
 
@@ -262,7 +268,7 @@ def _check_bins(hits: ak.Array, geometry: Geometry | CylindricalGeometry | None)
         )
         raise ValueError(msg)  # noqa: TRY004 (a missing attachment, not a wrong argument type)
     layer = _flat_numpy(hits["layer"]).astype(np.int64)
-    _check_range("hits.layer", layer, np.full(layer.shape, g.n_layers))
+    _check_range("hits.layer", layer, g.n_layers)
     n_r = np.array([len(e) - 1 for e in g.r_edges])[layer]
     _check_range(
         "hits.alpha", _flat_numpy(hits["alpha"]), np.where(n_r > 0, np.array(g.n_alpha)[layer], 0)

@@ -17,7 +17,9 @@ References:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
+from collections.abc import Callable
 from typing import Literal, TypeAlias
 
 import awkward as ak
@@ -60,6 +62,11 @@ _UNITS: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Events per ``bincount`` of the projections: each bin belongs to one event, so the
+#: sums are those of one ``bincount`` over all events, and the temporaries stay small.
+_BLOCK = 1024
+
+
 @dataclasses.dataclass(frozen=True)
 class _Projections:
     """Energy projected on (layer, x) and (layer, y) per event, and the active cells.
@@ -67,17 +74,32 @@ class _Projections:
     Every calorimeter observable of this module is a function of these:
     ``ex[n, l, i]`` is the energy (MeV, float64) of event ``n`` in layer ``l`` and
     column ``i``, summed over rows; ``ey[n, l, j]`` the same summed over columns.
+    Each is computed when first asked for; the layer energies ``ex.sum(axis=2)``
+    without ``ex`` as a whole where ``layers`` gives them (the high-level features).
     """
 
-    ex: np.ndarray
-    ey: np.ndarray
+    project_x: Callable[[], np.ndarray]
+    project_y: Callable[[], np.ndarray]
     active: np.ndarray
     geometry: Geometry
+    project_layers: Callable[[], np.ndarray] | None = None
 
-    @property
+    @functools.cached_property
+    def ex(self) -> np.ndarray:
+        """``(N, n_layers, n_x)`` energy per layer and column, MeV."""
+        return self.project_x()
+
+    @functools.cached_property
+    def ey(self) -> np.ndarray:
+        """``(N, n_layers, n_y)`` energy per layer and row, MeV."""
+        return self.project_y()
+
+    @functools.cached_property
     def layers(self) -> np.ndarray:
         """``(N, n_layers)`` layer energies, MeV."""
-        return np.asarray(self.ex.sum(axis=2))
+        if self.project_layers is None or "ex" in self.__dict__:
+            return np.asarray(self.ex.sum(axis=2))
+        return self.project_layers()
 
     def moment(self, positions: np.ndarray, power: int, axis: Literal["x", "y"]) -> np.ndarray:
         """``(N, n_layers)`` energy-weighted sums of ``position**power`` per layer."""
@@ -91,18 +113,43 @@ def _project(events: _Showers, geometry: Geometry | None) -> _Projections:
     if not isinstance(events, ak.Array):
         dense = dense_voxels(events, g)
         n = len(dense)
-        ex = dense.sum(axis=3, dtype=np.float64)
-        ey = dense.sum(axis=2, dtype=np.float64)
         active = np.count_nonzero(dense.reshape(n, -1), axis=1).astype(np.int64)
-        return _Projections(ex, ey, active, g)
+        return _Projections(
+            lambda: dense.sum(axis=3, dtype=np.float64),
+            lambda: dense.sum(axis=2, dtype=np.float64),
+            active,
+            g,
+        )
     validate(events, "showers", geometry=g, strict=False)
     counts, hits = flat_hits(events)
     n = len(counts)
-    base = np.repeat(np.arange(n, dtype=np.int64) * n_layers, counts) + hits["layer"]
-    energy = hits["energy"].astype(np.float64)
-    ex = np.bincount(base * n_x + hits["ix"], weights=energy, minlength=n * n_layers * n_x)
-    ey = np.bincount(base * n_y + hits["iy"], weights=energy, minlength=n * n_layers * n_y)
-    return _Projections(ex.reshape(n, n_layers, n_x), ey.reshape(n, n_layers, n_y), counts, g)
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+
+    def project(index: np.ndarray, size: int, layers: bool = False) -> np.ndarray:
+        """``(N, n_layers, size)`` energies per layer and ``index`` (or their sums over
+        ``index``, ``(N, n_layers)``), ``_BLOCK`` events at a time."""
+        out = np.empty((n, n_layers) if layers else (n, n_layers, size))
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            lo, hi = offsets[a], offsets[b]
+            bins = np.repeat(np.arange(0, (b - a) * n_layers, n_layers), counts[a:b])
+            bins += hits["layer"][lo:hi]
+            bins *= size
+            bins += index[lo:hi]
+            energy = hits["energy"][lo:hi].astype(np.float64)
+            summed = np.bincount(bins, weights=energy, minlength=(b - a) * n_layers * size)
+            summed = summed.reshape(b - a, n_layers, size)
+            out[a:b] = summed.sum(axis=2) if layers else summed
+        return out
+
+    return _Projections(
+        lambda: project(hits["ix"], n_x),
+        lambda: project(hits["iy"], n_y),
+        counts,
+        g,
+        lambda: project(hits["ix"], n_x, layers=True),
+    )
 
 
 def _weighted_mean(numerator: np.ndarray, energy: np.ndarray) -> np.ndarray:
@@ -314,6 +361,8 @@ def observables(showers: _Showers, geometry: Geometry | None = None) -> dict[str
         Insertion-ordered ``{name: (N,) float64 array}``.
     """
     p = _project(showers, geometry)
+    # the moments first: they project on x as a whole, and the layer energies are its sums
+    moments = {"x": _second_moments(p, "x"), "y": _second_moments(p, "y")}
     layers = p.layers
     n_layers = layers.shape[1]
     out: dict[str, np.ndarray] = {
@@ -326,7 +375,6 @@ def observables(showers: _Showers, geometry: Geometry | None = None) -> dict[str
     for step in (1, 4):
         for i in range(n_layers - step):
             out[f"energy_layer_{i + 1}_minus_{i + 1 + step}"] = layers[:, i] - layers[:, i + step]
-    moments = {"x": _second_moments(p, "x"), "y": _second_moments(p, "y")}
     for axis, values in moments.items():
         for i in range(n_layers):
             out[f"second_moment_{axis}_layer_{i + 1}"] = values[:, i]

@@ -29,6 +29,7 @@ from dctrgan.data import (
 )
 from dctrgan.io import calochallenge
 from dctrgan.io._binned import Binning
+from dctrgan.io._compression import DEFAULT_COMPRESSION, Compression, compression_of
 from dctrgan.io._generic import Column, tree_columns, tree_data
 from dctrgan.io._hdf5 import SUFFIXES
 from dctrgan.io._pipeline import drain
@@ -208,6 +209,7 @@ def _write_tree(
     types: Mapping[str, Any],
     chunks: Iterator[Any],
     overwrite: bool,
+    compression: Compression,
     rntuple: bool = False,
     background: bool = False,
 ) -> Path:
@@ -215,7 +217,11 @@ def _write_tree(
     type), one chunk after the other, atomically; with ``background``, each chunk in a
     thread while the next is produced (see :func:`drain`)."""
     check_target(path, tree, overwrite)
-    with atomic(path, overwrite) as temporary, uproot.recreate(temporary) as file:
+    codec = compression_of(compression)
+    with (
+        atomic(path, overwrite) as temporary,
+        uproot.recreate(temporary, compression=codec) as file,
+    ):
         if rntuple:
             ntuple: Any = None
 
@@ -265,6 +271,7 @@ def write(
     rntuple: bool = False,
     kind: Kind | None = None,
     binning: Binning | None = None,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> Path | list[Path]:
     """Write events as a ROOT TTree (or RNTuple), atomically (see :mod:`dctrgan.io` for the
     layouts); showers of a cylindrical binning also as a CaloChallenge HDF5 file.
@@ -305,6 +312,9 @@ def write(
             Showers of a cylindrical binning written to ROOT get the branches
             ``incident_energy``, ``nhits``, ``hits_layer``, ``hits_alpha``, ``hits_r``,
             ``hits_energy`` (read them back with ``read(..., binning=)``).
+        compression: of the ROOT file: ``"zstd:1"`` (the default, with checksums),
+            ``"lz4:1"``, ``"zlib:1"`` (uproot's default), ``"algorithm:level"`` of zlib,
+            lz4, zstd, lzma; an uproot compression (``uproot.LZ4(1)``); None for none.
 
     Returns:
         ``path``; for a pattern, the list of files written, in partition order.
@@ -312,14 +322,16 @@ def write(
     Raises:
         FileExistsError: if ``path`` (or one of the pattern's files) exists and
             ``overwrite`` is False; checked before anything is computed.
-        TypeError: if ``events`` is not an awkward (or dask-awkward) Array.
-        ValueError: for a name not ending in ``.root``, or naming the field that does
-            not fit the schema or cannot be written (generic events in a TTree:
-            numbers, fixed-size arrays, ``var * number``, ``var * {numbers}`` and
-            records of them).
+        TypeError: if ``events`` is not an awkward (or dask-awkward) Array, or
+            ``compression`` is neither a string, an uproot compression nor None.
+        ValueError: for a name not ending in ``.root``, a bad ``compression``, or
+            naming the field that does not fit the schema or cannot be written
+            (generic events in a TTree: numbers, fixed-size arrays, ``var * number``,
+            ``var * {numbers}`` and records of them).
     """
+    compression_of(compression)  # a bad value fails before anything is computed
     if is_dask(events):
-        return _write_dask(path, events, tree, overwrite, step_size, rntuple, kind)
+        return _write_dask(path, events, tree, overwrite, step_size, rntuple, kind, compression)
     if Path(os.fspath(path)).suffix.lower() in SUFFIXES and is_cylindrical(events):
         return calochallenge.write(path, events, binning=binning, overwrite=overwrite)
     if binning is not None and (
@@ -337,7 +349,7 @@ def write(
         for start in range(0, max(n, 1) if rntuple else n, step):
             yield _branch_data(events[start : start + step], layout)
 
-    _write_tree(path, tree, layout.types, chunks(), overwrite, rntuple)
+    _write_tree(path, tree, layout.types, chunks(), overwrite, compression, rntuple)
     log.debug("wrote %d %s to %s:%s", n, layout.kind, path, tree)
     return Path(path)
 
@@ -351,6 +363,7 @@ def write_chunks(
     rntuple: bool = False,
     kind: Kind | None = None,
     background: bool = True,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> Path:
     """Write a stream of event chunks as one ROOT TTree (or RNTuple), atomically, a few
     chunks in memory at a time, each written while the next is produced.
@@ -389,6 +402,7 @@ def write_chunks(
         background: write in a thread while the next chunk is produced; False writes
             each chunk in the calling thread before the next is asked for (one core,
             or two chunks in memory instead of three). The file is the same.
+        compression: of the ROOT file (see :func:`write`; default ``"zstd:1"``).
 
     Returns:
         ``path``.
@@ -397,11 +411,13 @@ def write_chunks(
         FileExistsError: if ``path`` exists and ``overwrite`` is False (checked
             before the first chunk is asked for).
         TypeError: for a chunk that is not an awkward Array.
-        ValueError: for no chunk at all, or a chunk whose kind or fields (for generic
-            events, types) differ from the first one's (naming the chunk).
+        ValueError: for no chunk at all, a chunk whose kind or fields (for generic
+            events, types) differ from the first one's (naming the chunk), or a bad
+            ``compression`` (before the first chunk is asked for).
         OSError: if the file cannot be written (a full disk, say).
     """
     target = check_target(path, tree, overwrite)
+    compression_of(compression)
     stream = iter(chunks)
     head = next(stream, None)
     if head is None:
@@ -440,7 +456,7 @@ def write_chunks(
 
     data = branch_data(head)
     del head
-    _write_tree(path, tree, layout.types, data, overwrite, rntuple, background)
+    _write_tree(path, tree, layout.types, data, overwrite, compression, rntuple, background)
     log.debug("wrote %d %s to %s:%s in chunks", n, layout.kind, path, tree)
     return target
 
@@ -453,6 +469,7 @@ def write_weights(
     overwrite: bool = False,
     field: str | None = None,
     step_size: int = 10_000_000,
+    compression: Compression = DEFAULT_COMPRESSION,
 ) -> Path:
     """Write event weights as a friend tree: a ``weight`` branch, one entry per event.
 
@@ -479,14 +496,16 @@ def write_weights(
             into the events' own ``weight``, which the friend must not hold again),
             else ``weight``.
         step_size: weights per basket (of an array; each chunk of an iterator is one).
+        compression: of the ROOT file (see :func:`write`; default ``"zstd:1"``).
 
     Returns:
         ``path``.
 
     Raises:
         ValueError: for weights that are not one finite number per event (naming
-            the event, counted over all chunks).
+            the event, counted over all chunks), or a bad ``compression``.
     """
+    compression_of(compression)
     stream = isinstance(weights, Iterator)
     if stream:
         check_target(path, tree, overwrite)  # before the first chunk is computed
@@ -501,7 +520,8 @@ def write_weights(
                 yield {"weight": values[a : a + step]}
             offset += len(values)
 
-    return _write_tree(path, tree, {"weight": np.dtype(np.float32)}, chunks(), overwrite)
+    types = {"weight": np.dtype(np.float32)}
+    return _write_tree(path, tree, types, chunks(), overwrite, compression)
 
 
 def _weight_values(weights: Any, field: str | None, offset: int) -> np.ndarray:
@@ -532,21 +552,6 @@ def _weight_values(weights: Any, field: str | None, offset: int) -> np.ndarray:
     return values.astype(np.float32, copy=False)
 
 
-def _write_partition(
-    events: ak.Array,
-    path: Path,
-    tree: str,
-    overwrite: bool,
-    step_size: int | str,
-    rntuple: bool,
-    kind: Kind | None,
-) -> str:
-    written = write(
-        path, events, tree, overwrite=overwrite, step_size=step_size, rntuple=rntuple, kind=kind
-    )
-    return str(written)
-
-
 def _write_dask(
     path: str | os.PathLike[str],
     events: Any,
@@ -555,6 +560,7 @@ def _write_dask(
     step_size: int | str,
     rntuple: bool,
     kind: Kind | None,
+    compression: Compression,
 ) -> Path | list[Path]:
     """Write a dask-awkward array: one file per partition if ``path`` holds ``{i}``,
     else one file, streamed partition by partition (see :func:`write`)."""
@@ -564,15 +570,16 @@ def _write_dask(
     if kind is None:
         detect_kind(events._meta, generic=True)  # fail before computing anything
     template = os.fspath(path)
+    options: dict[str, Any] = {"rntuple": rntuple, "kind": kind, "compression": compression}
     if "{i}" not in template:
         check_target(path, tree, overwrite)
         chunks = (part.compute() for part in events.to_delayed())
-        return write_chunks(path, chunks, tree, overwrite=overwrite, rntuple=rntuple, kind=kind)
+        return write_chunks(path, chunks, tree, overwrite=overwrite, **options)
     paths = [Path(template.replace("{i}", str(i))) for i in range(events.npartitions)]
     for target in paths:
         check_target(target, tree, overwrite)
     tasks = [
-        delayed(_write_partition)(part, target, tree, overwrite, step_size, rntuple, kind)
+        delayed(write)(target, part, tree, overwrite=overwrite, step_size=step_size, **options)
         for part, target in zip(events.to_delayed(), paths, strict=True)
     ]
     return [Path(p) for p in compute(*tasks)]  # type: ignore[no-untyped-call]
