@@ -257,6 +257,29 @@ def test_attach_write_read_round_trip(tmp_path: Path) -> None:
     assert_array_equal(ak.to_numpy(lazy.dctr_replicas.compute()), ak.to_numpy(r))
 
 
+def test_attach_weights_computed_elsewhere_is_attach() -> None:
+    rng = np.random.default_rng(6)
+    real = ak.zip({"x": rng.normal(0.0, 1.0, 2000)})
+    fake = ak.zip({"x": rng.normal(0.3, 1.0, 2000)})
+    dctr = DCTR(["x"], **FAST, replicas=2).fit(real, fake)
+    given = ak.with_field(fake, rng.uniform(0.5, 2.0, 2000).astype(np.float32), "weight")
+    w, r = dctr.weight(given, replicas=True)
+    for attached in (
+        dctrgan.dctr.attach_weights(given, ak.to_numpy(w), ak.to_numpy(r)),
+        dctrgan.dctr.attach_weights(given, w, r),
+    ):
+        assert ak.array_equal(attached, dctr.attach(given))
+        assert str(ak.type(attached)) == str(ak.type(dctr.attach(given)))
+    plain = dctrgan.dctr.attach_weights(fake, ak.to_numpy(w), field="dctr")
+    assert ak.fields(plain) == ["x", "dctr"]
+    with pytest.raises(ValueError, match=r"weights of shape \(1999,\) for 2000 events"):
+        dctrgan.dctr.attach_weights(fake, ak.to_numpy(w)[1:])
+    with pytest.raises(ValueError, match=r"replicas of shape \(2000,\) for 2000 events"):
+        dctrgan.dctr.attach_weights(fake, w, ak.to_numpy(r)[:, 0])
+    with pytest.raises(TypeError, match="needs awkward records"):
+        dctrgan.dctr.attach_weights(np.zeros(2000), w)
+
+
 def test_save_load_round_trip(bootstrap: DCTR, tmp_path: Path, test_events: np.ndarray) -> None:
     path = tmp_path / "replicas.pt"
     bootstrap.save(path)

@@ -51,9 +51,9 @@ def test_demo_writes_every_file_and_a_summary(demo_run: tuple[Path, Any]) -> Non
     os.umask(umask)
     assert out.stat().st_mode & 0o777 == 0o777 & ~umask  # a normal folder, not mkdtemp's 0o700
     # step messages and bars went to stderr, the summary to stdout
-    assert "[7/7" in result.stderr
+    assert "[4/4" in result.stderr
     assert "DCTR mlp" in result.stderr
-    assert "calorimeter (fast)" in result.stderr
+    assert "simulate, write, read back" in result.stderr
     assert "33 classifier inputs" in result.stdout
     assert "118 held-out observables" in result.stdout
     assert "statistical floor of S2" in result.stdout
@@ -178,3 +178,18 @@ def test_refusal_names_the_argument_in_python_and_the_option_on_the_command_line
     assert result.exit_code == 1
     assert "pass --overwrite" in result.stderr
     assert "overwrite=True" not in result.stderr
+
+
+def test_second_process_errors_reach_the_main_one() -> None:
+    """The helper process: an error in it is raised in the main process, with its
+    traceback as the cause; a helper that dies is an error, not a wait without end."""
+    with demo._Helper() as helper:
+        helper.submit(int, "not a number")
+        with pytest.raises(ValueError, match="invalid literal") as info:
+            helper.wait()
+        assert "in the demo's second process" in str(info.value.__cause__)
+        helper.submit(divmod, 7, 2)
+        assert helper.wait() == (3, 1)  # still serving after an error
+        helper.submit(os._exit, 3)
+        with pytest.raises(RuntimeError, match=r"second process died \(exit code 3\)"):
+            helper.wait()
