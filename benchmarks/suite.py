@@ -34,6 +34,7 @@ BENCHMARKS = (
     "replicas",
     "uncertainty",
     "export",
+    "report_speed",
     "calochallenge",
     "gan_toys",
     "gan_coverage",
@@ -43,6 +44,7 @@ BENCHMARKS = (
     "refiner",
     "throughput",
     "streaming",
+    "demo",
 )
 
 

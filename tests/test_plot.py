@@ -453,6 +453,7 @@ def test_every_figure_needs_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         lambda: plot.density(x, x),
         lambda: plot.traces(x),
         lambda: plot.summary({"x": dict.fromkeys(("s2_unweighted", "s2_weighted"), 0.1)}),
+        lambda: plot.save_comparisons("unused", {"x": x}, {"x": x}, x),
     )
     for call in calls:
         with pytest.raises(ModuleNotFoundError, match=r'pip install "dctrgan\[plot\]"'):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 from pathlib import Path
@@ -342,6 +343,30 @@ def test_markdown_and_csv_with_replicas(rng: np.random.Generator) -> None:
     plain = report.compare(ref, model, w, inputs=("a",)).to_markdown()
     assert "±" not in plain
     assert "replicas" not in plain
+
+
+def test_units_of_the_observables() -> None:
+    assert report.observable_unit("total_energy") == "MeV"
+    assert report.observable_unit("second_moment_x_layer_3") == "mm^2"
+    assert report.observable_unit("rise_time") == "ns"
+    assert report.observable_unit("first(Jet.pt)") == ""
+
+
+def test_replicas_scored_as_the_nominal_weights(rng: np.random.Generator) -> None:
+    """Each replica's S2 and r are those compare_observable gives with it as the weights."""
+    ref, model = _gaussians(rng)
+    w = np.exp(-0.3 * model["a"] + 0.045)
+    replicas = w[:, None] * rng.uniform(0.8, 1.2, (len(w), 3))
+    entry = report.compare(ref, model, w, replicas=replicas)["a"]
+    alone = [report.compare_observable(ref["a"], model["a"], r) for r in replicas.T]
+    assert entry == dataclasses.replace(
+        report.compare_observable(ref["a"], model["a"], w),
+        observable="a",
+        unit="",
+        group="held-out",
+        s2_weighted_spread=float(np.std([e.s2_weighted for e in alone], ddof=1)),
+        r_weighted_spread=float(np.std([e.r_weighted for e in alone], ddof=1)),
+    )
 
 
 # ------------------------------------------------------------------ the classifier test

@@ -132,6 +132,44 @@ def test_inputs_mappings_torch_and_the_seed(rng: np.random.Generator) -> None:
     assert "AUC" in str(base)
 
 
+def test_several_weightings_at_once_are_the_tests_one_by_one(rng: np.random.Generator) -> None:
+    """classifier_tests trains the networks of every weighting side by side: the numbers
+    are those of one classifier_test per weighting, exactly."""
+    ref, mod = rng.normal(size=(600, 3)), rng.normal(0.3, 1, size=(600, 3))
+    w = rng.uniform(0.5, 1.5, 600)
+    w_ref = rng.uniform(0.8, 1.2, 600)
+    settings = {"hidden": (16, 8), "epochs": 3, "n_bootstrap": 30, "folds": 3, "seed": 4}
+    together = stats.classifier_tests(ref, mod, [None, w, 2 * w], w_ref, **settings)
+    one_by_one = [
+        stats.classifier_test(ref, mod, weights, w_ref, **settings) for weights in (None, w, 2 * w)
+    ]
+    assert [dataclasses.astuple(t) for t in together] == [
+        dataclasses.astuple(t) for t in one_by_one
+    ]
+    assert together[1] == together[2]  # the weights' scale does not enter
+    with pytest.raises(ValueError, match="holds no weighting"):
+        stats.classifier_tests(ref, mod, [])
+
+
+@pytest.mark.parametrize("foreach", [True, False])
+def test_adam_written_out_is_torchs_to_the_bit(foreach: bool) -> None:
+    from dctrgan.stats._adam import Adam
+
+    torch.manual_seed(5)
+    ours = [torch.randn(3, 7, 5, requires_grad=True), torch.randn(3, 1, 5, requires_grad=True)]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    mine, reference = Adam(ours, lr=3e-3), torch.optim.Adam(theirs, lr=3e-3, foreach=foreach)
+    x = torch.randn(3, 11, 7)
+    for _ in range(25):
+        loss = torch.tanh(torch.baddbmm(ours[1], x, ours[0])).square().sum()
+        mine.step(torch.autograd.grad(loss, ours))
+        reference.zero_grad()
+        torch.tanh(torch.baddbmm(theirs[1], x, theirs[0])).square().sum().backward()
+        reference.step()
+    for a, b in zip(ours, theirs, strict=True):
+        assert torch.equal(a, b)
+
+
 def test_classifier_test_errors(rng: np.random.Generator) -> None:
     x = rng.normal(size=(50, 2))
     with pytest.raises(ValueError, match="reference has 2 features, model 3"):

@@ -20,7 +20,9 @@ DCTRGAN (Diefenbacher et al.):
 - :func:`weights`, :func:`weights_scatter` -- weight distributions and the
   correlation of two models' weights with Pearson's rho (Fig. 2);
 - :func:`compare` -- histograms with a ratio panel and ``<S^2>``, ``r`` in the
-  legend (Figs. 3-6); :func:`comparison` is its three-histogram form;
+  legend (Figs. 3-6); :func:`comparison` is its three-histogram form, and
+  :func:`save_comparisons` (or, in the background, a :class:`ComparisonWriter`) saves it
+  for many observables at once, one figure redrawn per worker process;
 - :func:`correlations` -- differences of weighted correlation matrices (Fig. 7);
 - :func:`summary` -- ``<S^2>``, its ratio and ``r`` over all observables (Fig. 8).
 
@@ -66,6 +68,7 @@ from dctrgan.plot.airshower import (
     patterns,
     traces,
 )
+from dctrgan.plot.batch import ComparisonWriter, save_comparisons
 from dctrgan.plot.calochallenge import average_shower, layer_profile, report_figures
 from dctrgan.plot.curves import losses
 from dctrgan.plot.histograms import compare, comparison, summary
@@ -74,6 +77,7 @@ from dctrgan.plot.validation import reliability
 from dctrgan.plot.weighting import correlations, weights, weights_scatter
 
 __all__ = (
+    "ComparisonWriter",
     "average_shower",
     "compare",
     "comparison",
@@ -87,6 +91,7 @@ __all__ = (
     "reliability",
     "report_figures",
     "require",
+    "save_comparisons",
     "summary",
     "traces",
     "weights",

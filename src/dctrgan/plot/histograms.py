@@ -2,153 +2,34 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dctrgan import report, stats
+from dctrgan import report
+from dctrgan.plot._canvas import ComparisonCanvas, bin_comparison, bin_inputs
 from dctrgan.plot._style import (
     LINESTYLES,
     MODEL_COLORS,
     decades,
     figure,
     headroom,
-    label,
     labels_or,
     legend_size,
     log_axis,
-    metrics,
     numbered,
     per_model,
     power_of_ten,
     require,
     style,
-    vector,
 )
-from dctrgan.plot.validation import reweighting_band
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ("compare", "comparison", "summary")
-
-
-@dataclasses.dataclass(frozen=True)
-class _Binned:
-    """Sums of weights and of squared weights per bin, with ``<S^2>`` and ``r`` to the reference."""
-
-    values: np.ndarray
-    variances: np.ndarray
-    s2: float = math.nan
-    r: float = math.nan
-    reweighting: np.ndarray | None = None  # per-bin spread of the replicas, if any
-
-
-def _is_hist(h: Any) -> bool:
-    return callable(getattr(h, "values", None)) and hasattr(h, "axes")
-
-
-def _edges_of(h: Any, name: str) -> np.ndarray:
-    if len(h.axes) != 1:
-        msg = f"{name}: expected a 1-D histogram, got {len(h.axes)} axes"
-        raise ValueError(msg)
-    return np.asarray(h.axes[0].edges, dtype=np.float64)
-
-
-def _from_histograms(
-    inputs: list[Any], weights: list[Any], names: list[str]
-) -> tuple[np.ndarray, list[_Binned]]:
-    """Every input as a histogram on the bins of the first histogram among them."""
-    from dctrgan.hist import Hist
-
-    first = next(i for i, h in enumerate(inputs) if _is_hist(h))
-    edges = _edges_of(inputs[first], names[first])
-    hists = []
-    for h, w, name in zip(inputs, weights, names, strict=True):
-        if _is_hist(h):
-            if w is not None:
-                msg = f"{name}: weights are given for a histogram (fill it with them instead)"
-                raise ValueError(msg)
-            own = _edges_of(h, name)
-            if own.shape != edges.shape or not np.allclose(own, edges):
-                msg = f"{name}: the bins differ from those of {names[first]}"
-                raise ValueError(msg)
-            hists.append(h)
-        else:
-            x = vector(h, name)
-            # named as the first histogram's axis, so that the comparisons' axis check holds
-            axis_name = getattr(inputs[first].axes[0], "name", "") or "x"
-            filled = Hist.new.Var(edges, name=axis_name).Weight()
-            hists.append(filled.fill(x, weight=None if w is None else vector(w, f"{name} weights")))
-    reference, binned = hists[0], []
-    for i, h in enumerate(hists):
-        variances = h.variances()
-        if variances is None:
-            msg = (
-                f"{names[i]}: the histogram does not know its sum of squared weights; use Weight()"
-            )
-            raise ValueError(msg)
-        s2 = r = math.nan
-        if i > 0:
-            s2 = stats.separation_power(reference, h)
-            r = stats.uncertainty_ratio_hist(h, reference)
-        spread = h.reweighting_uncertainty() if getattr(h, "n_replicas", 0) >= 2 else None
-        values = np.asarray(h.values(), np.float64)
-        binned.append(_Binned(values, np.asarray(variances), s2, r, spread))
-    return edges, binned
-
-
-def _from_arrays(
-    inputs: list[Any], weights: list[Any], bins: Any, observable: str
-) -> tuple[np.ndarray, list[_Binned]]:
-    """Histograms of the samples, with ``<S^2>`` and ``r`` as :func:`report.compare_observable`."""
-    where = ["reference", *(f"model {i}" for i in range(1, len(inputs)))]
-    xs = [vector(x, f"observable {observable!r}, {w}") for x, w in zip(inputs, where, strict=True)]
-    if np.ndim(bins) == 0:
-        unique: list[np.ndarray] = []
-        for x in xs[1:]:
-            if not any(x.shape == u.shape and np.array_equal(x, u) for u in unique):
-                unique.append(x)
-        edges = report.edges(xs[0], np.concatenate(unique), int(bins))
-    else:
-        edges = np.asarray(bins, dtype=np.float64)
-    # the report's numbers first: it also checks every set of weights
-    entries = [
-        report.compare_observable(
-            xs[0], x, w, reference_weights=weights[0], bins=edges, observable=observable
-        )
-        for x, w in zip(xs[1:], weights[1:], strict=True)
-    ]
-    scores = [(math.nan, math.nan)] + [(e.s2_weighted, e.r_weighted) for e in entries]
-    binned = []
-    for x, w, (s2, r) in zip(xs, weights, scores, strict=True):
-        wa = None if w is None else np.asarray(w, dtype=np.float64)
-        values, _ = np.histogram(x, bins=edges, weights=wa)
-        variances, _ = np.histogram(x, bins=edges, weights=None if wa is None else wa**2)
-        binned.append(_Binned(values.astype(np.float64), variances.astype(np.float64), s2, r))
-    return edges, binned
-
-
-def _bands(
-    binned: list[_Binned], edges: np.ndarray, d_ref: np.ndarray
-) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
-    """Reweighting uncertainty of each model with replicas, as densities and as ratios."""
-    out = []
-    for i, b in enumerate(binned[1:]):
-        if b.reweighting is not None and b.values.sum() > 0:
-            density = b.reweighting / (b.values.sum() * np.diff(edges))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                ratio = np.where(d_ref > 0, density / d_ref, np.nan)
-            out.append((i, (density, ratio)))
-    return out
-
-
-def _density(counts: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    total = counts.sum()
-    return counts / (total * np.diff(edges)) if total > 0 else np.zeros_like(counts)
 
 
 def compare(
@@ -216,66 +97,9 @@ def compare(
     names = labels_or(labels, numbered("Model", len(models), first="Reference"))
     inputs = [reference, *models]
     all_weights = [reference_weights, *per_model(weights, len(models), "weights")]
-    if any(_is_hist(h) for h in inputs):
-        where = ["reference", *(f"model {i}" for i in range(1, len(inputs)))]
-        edges, binned = _from_histograms(inputs, all_weights, where)
-    else:
-        edges, binned = _from_arrays(inputs, all_weights, bins, observable)
-    ref = binned[0]
-    d_ref = _density(ref.values, edges)
-    densities = [_density(b.values, edges) for b in binned[1:]]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratios = [np.where(d_ref > 0, d / d_ref, np.nan) for d in densities]
-        band = np.where(ref.values > 0, np.sqrt(ref.variances) / ref.values, 0.0)
-
-    with style() as mplhep:
-        fig, rects = figure([8.2], [6.4, 2.1], hgap=0.2, margins=(1.5, 0.3, 1.0, 0.3))
-        ax = fig.add_axes(rects[0][0])
-        rax = fig.add_axes(rects[1][0], sharex=ax)
-        common = {"ax": ax, "flow": None}
-        mplhep.histplot(d_ref, edges, histtype="fill", color="0.85", label=names[0], **common)
-        mplhep.histplot(d_ref, edges, histtype="step", color="0.3", **common)
-        for i, (b, d) in enumerate(zip(binned[1:], densities, strict=True)):
-            mplhep.histplot(
-                d,
-                edges,
-                histtype="step",
-                color=MODEL_COLORS[i % len(MODEL_COLORS)],
-                linestyle=LINESTYLES[i % len(LINESTYLES)],
-                label=f"{names[i + 1]} {metrics(b.s2, b.r)}",
-                **common,
-            )
-        bands = _bands(binned, edges, d_ref)
-        for i, band_i in bands:
-            color = MODEL_COLORS[i % len(MODEL_COLORS)]
-            label_i = "Reweighting uncertainty" if i == bands[0][0] else None
-            reweighting_band(ax, edges, densities[i], band_i[0], color, label=label_i)
-        size = legend_size()
-        top = max(float(np.max(d, initial=0.0)) for d in (d_ref, *densities))
-        room = headroom(len(inputs) + bool(bands), 6.4, size)
-        ax.set_ylim(0, max(top, 1e-300) / (1 - room - 0.04))
-        ax.set_ylabel("Normalized to unity")
-        ax.legend(loc="upper left", fontsize=size)
-        ax.tick_params(labelbottom=False)
-        rax.stairs(1 + band, edges, baseline=1 - band, fill=True, color="0.85", linewidth=0)
-        for i, band_i in bands:
-            reweighting_band(rax, edges, ratios[i], band_i[1], MODEL_COLORS[i % len(MODEL_COLORS)])
-        rax.axhline(1.0, color="0.3", linewidth=1)
-        for i, ratio in enumerate(ratios):
-            mplhep.histplot(
-                ratio,
-                edges,
-                ax=rax,
-                histtype="step",
-                color=MODEL_COLORS[i % len(MODEL_COLORS)],
-                linestyle=LINESTYLES[i % len(LINESTYLES)],
-                flow=None,
-            )
-        rax.set_ylim(*ratio_range)
-        rax.set_xlim(edges[0], edges[-1])
-        rax.set_ylabel("Ratio")
-        rax.set_xlabel(label(observable, unit))
-    return fig, np.array([ax, rax], dtype=object)
+    edges, binned = bin_inputs(inputs, all_weights, bins, observable)
+    canvas = ComparisonCanvas(edges, binned, names, observable, unit, ratio_range)
+    return canvas.figure, np.array(canvas.axes, dtype=object)
 
 
 # ------------------------------------------------------------------ summary (Fig. 8)
@@ -526,29 +350,15 @@ def comparison(
     if len(labels) != 3:
         msg = f"labels: expected three (reference, model, weighted model), got {len(labels)}"
         raise ValueError(msg)
-    weighted, model_weights = model, weights
-    if replicas is not None:
-        from dctrgan.hist import Hist
-
-        x_ref, x_model = vector(reference, "reference"), vector(model, "model")
-        edges = report.edges(x_ref, x_model, int(bins)) if np.ndim(bins) == 0 else bins
-        # the report's checks of the weights first
-        report.compare_observable(
-            x_ref, x_model, weights, reference_weights=reference_weights, bins=edges
-        )
-        weighted = Hist.new.Var(np.asarray(edges, np.float64), name="x").Weight()
-        weighted.fill(x_model, weight=vector(weights, "weights"), replicas=replicas)
-        model_weights = None
-    fig, _ = compare(
+    require()
+    edges, binned = bin_comparison(
         reference,
         model,
-        weighted,
-        labels=labels,
-        bins=bins,
-        weights=[None, model_weights],
+        weights,
         reference_weights=reference_weights,
+        bins=bins,
         observable=observable,
-        unit=unit,
-        ratio_range=ratio_range,
+        replicas=replicas,
     )
-    return fig
+    names = [str(text) for text in labels]
+    return ComparisonCanvas(edges, binned, names, observable, unit, ratio_range).figure

@@ -13,8 +13,9 @@ from dctrgan.plot._style import figure, legend_size, style, vector
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+    from matplotlib.patches import StepPatch
 
-__all__ = ("reliability", "reweighting_band")
+__all__ = ("band_limits", "reliability", "reweighting_band")
 
 
 def reliability(
@@ -77,9 +78,27 @@ def reliability(
     return fig, ax
 
 
+def band_limits(edges: Any, centre: Any, sigma: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stairs of ``centre +- sigma``: ``(high, edges, low)``, NaN where either is not finite.
+
+    Args:
+        edges: ``(B + 1,)`` bin edges.
+        centre: ``(B,)`` the model's curve (density or ratio).
+        sigma: ``(B,)`` its reweighting uncertainty on the same scale.
+
+    Returns:
+        The values, edges and baseline of :meth:`matplotlib.axes.Axes.stairs`.
+    """
+    centre, sigma = np.asarray(centre, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
+    ok = np.isfinite(centre) & np.isfinite(sigma)
+    low = np.where(ok, centre - sigma, np.nan)
+    high = np.where(ok, centre + sigma, np.nan)
+    return high, np.asarray(edges), low
+
+
 def reweighting_band(
     ax: Axes, edges: Any, centre: Any, sigma: Any, color: str, *, label: str | None = None
-) -> None:
+) -> StepPatch:
     """Draw ``centre +- sigma`` per bin as a hatched band (the reweighting uncertainty).
 
     The statistical bands of :func:`dctrgan.plot.compare` are grey fills; this one is
@@ -92,12 +111,12 @@ def reweighting_band(
         sigma: ``(B,)`` its reweighting uncertainty on the same scale.
         color: the model's colour.
         label: legend label of the band, if any.
+
+    Returns:
+        The band (its data set again by ``set_data(*band_limits(...))``).
     """
-    centre, sigma = np.asarray(centre, dtype=np.float64), np.asarray(sigma, dtype=np.float64)
-    ok = np.isfinite(centre) & np.isfinite(sigma)
-    low = np.where(ok, centre - sigma, np.nan)
-    high = np.where(ok, centre + sigma, np.nan)
-    ax.stairs(
+    high, edges, low = band_limits(edges, centre, sigma)
+    return ax.stairs(
         high,
         edges,
         baseline=low,

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from dctrgan.report.binning import edges
 from dctrgan.report.challenge import ChallengeReport, calochallenge
-from dctrgan.report.comparison import Comparison, compare, compare_observable
+from dctrgan.report.comparison import Comparison, compare, compare_observable, observable_unit
 from dctrgan.report.table import Entry, statistical_floor
 
 __all__ = (
@@ -46,5 +46,6 @@ __all__ = (
     "compare",
     "compare_observable",
     "edges",
+    "observable_unit",
     "statistical_floor",
 )

@@ -30,12 +30,14 @@ __all__ = (
     "Comparison",
     "compare",
     "compare_observable",
+    "observable_unit",
 )
 
 #: Settings of :func:`dctrgan.stats.classifier_test` in :func:`compare`, which
 #: ``test_options`` override: its own but 10 epochs rather than 20 (the best epoch on the
 #: validation events came before the 10th for showers). Both tests of 20,000 full against
-#: 20,000 fast showers (151 observables) take about 8 s (on one CPU thread, as every
+#: 20,000 fast showers (151 observables), trained side by side
+#: (:func:`dctrgan.stats.classifier_tests`), take about 5 s (on one CPU thread, as every
 #: small network of the package trains).
 TEST_OPTIONS: Mapping[str, Any] = MappingProxyType({"epochs": 10})
 _TRACE_UNITS = {"total_signal": "VEM", "max_station_signal": "VEM", "rise_time": "ns"}
@@ -146,16 +148,28 @@ def _scores(
     x_ref: np.ndarray,
     w_ref: np.ndarray | None,
     x_model: np.ndarray,
-    w_model: np.ndarray | None,
+    weightings: Sequence[np.ndarray | None],
     bin_edges: np.ndarray,
-) -> tuple[float, float]:
-    """``<S^2>`` and ``r`` of the model (weights ``w_model``, or none) against the reference."""
+) -> list[tuple[float, float]]:
+    """``<S^2>`` and ``r`` against the reference of the model under each of ``weightings``
+    (weights, or None for none); the reference histogrammed once."""
     h_ref, _ = np.histogram(x_ref, bins=bin_edges, weights=w_ref)
-    h_model, _ = np.histogram(x_model, bins=bin_edges, weights=w_model)
-    return (
-        _separation(h_ref, h_model),
-        stats.uncertainty_ratio(x_model, w_model, x_ref, w_ref),
-    )
+    out = []
+    for w_model in weightings:
+        h_model, _ = np.histogram(x_model, bins=bin_edges, weights=w_model)
+        r = stats.uncertainty_ratio(x_model, w_model, x_ref, w_ref)
+        out.append((_separation(h_ref, h_model), r))
+    return out
+
+
+def _values(values: Any, observable: str, what: str) -> np.ndarray:
+    """An observable's values as a flat float64 array, checked to be finite."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    bad = ~np.isfinite(x)
+    if bad.any():
+        msg = f"observable {observable!r}: {int(bad.sum())} non-finite values in the {what}"
+        raise ValueError(msg)
+    return x
 
 
 def compare_observable(
@@ -187,21 +201,17 @@ def compare_observable(
     Raises:
         ValueError: for non-finite values or invalid weights.
     """
-    x_ref = np.asarray(reference, dtype=np.float64).ravel()
-    x_model = np.asarray(model, dtype=np.float64).ravel()
-    for values, what in ((x_ref, "reference"), (x_model, "model")):
-        bad = ~np.isfinite(values)
-        if bad.any():
-            msg = f"observable {observable!r}: {int(bad.sum())} non-finite values in the {what}"
-            raise ValueError(msg)
+    x_ref = _values(reference, observable, "reference")
+    x_model = _values(model, observable, "model")
     w_model = _weights(weights, len(x_model), f"observable {observable!r}, model weights")
     w_ref = _weights(reference_weights, len(x_ref), f"observable {observable!r}, reference")
     if np.ndim(bins) == 0:
         bin_edges = edges(x_ref, x_model, int(bins))
     else:
         bin_edges = np.asarray(bins, dtype=np.float64)
-    s2_unweighted, r_unweighted = _scores(x_ref, w_ref, x_model, None, bin_edges)
-    s2_weighted, r_weighted = _scores(x_ref, w_ref, x_model, w_model, bin_edges)
+    (s2_unweighted, r_unweighted), (s2_weighted, r_weighted) = _scores(
+        x_ref, w_ref, x_model, [None, w_model], bin_edges
+    )
     return Entry(
         observable=observable,
         unit=unit,
@@ -248,7 +258,10 @@ def _event_weights(sample: Any, given: Any) -> Any:
     return None
 
 
-def _unit(name: str) -> str:
+def observable_unit(name: str) -> str:
+    """The unit the report gives an observable: that of a calorimeter observable
+    (:func:`dctrgan.features.observable_unit`), of a trace observable (``VEM``, ``ns``),
+    else ``""``."""
     try:
         return features.observable_unit(name)
     except KeyError:
@@ -352,21 +365,31 @@ def compare(
                 progress(1)
 
         for name in names:
-            group = "input" if name in inputs else "held-out"
-            x_ref, x_model = ref_obs[name], model_obs[name]
-            entry = compare_observable(
-                x_ref, x_model, w_model, reference_weights=w_ref, bins=bins, observable=name
+            # each replica as the nominal weights, on their bins
+            x_ref = _values(ref_obs[name], name, "reference")
+            x_model = _values(model_obs[name], name, "model")
+            replica_weights = () if r_model is None else tuple(r_model.T)
+            (s2_unweighted, r_unweighted), (s2_weighted, r_weighted), *spread = _scores(
+                x_ref,
+                w_ref,
+                x_model,
+                [None, w_model, *replica_weights],
+                edges(x_ref, x_model, bins),
             )
-            entry = dataclasses.replace(entry, unit=_unit(name), group=group)
-            if r_model is not None:  # each replica as the nominal weights, on their bins
-                x_ref = np.asarray(x_ref, dtype=np.float64)
-                x_model = np.asarray(x_model, dtype=np.float64)
-                bin_edges = edges(x_ref, x_model, bins)
-                s2, r = zip(
-                    *(_scores(x_ref, w_ref, x_model, w, bin_edges) for w in r_model.T), strict=True
-                )
+            entry = Entry(
+                observable=name,
+                unit=observable_unit(name),
+                group="input" if name in inputs else "held-out",
+                s2_unweighted=s2_unweighted,
+                s2_weighted=s2_weighted,
+                r_unweighted=r_unweighted,
+                r_weighted=r_weighted,
+            )
+            if spread:
                 entry = dataclasses.replace(
-                    entry, s2_weighted_spread=_spread(s2), r_weighted_spread=_spread(r)
+                    entry,
+                    s2_weighted_spread=_spread([s2 for s2, _ in spread]),
+                    r_weighted_spread=_spread([r for _, r in spread]),
                 )
             entries.append(entry)
             tick()
@@ -407,8 +430,10 @@ def _tests(
     settings = {**TEST_OPTIONS, **(options or {})}
     device = torch.device(settings.get("device", "cpu"))
     with training.threads(training.cpu_threads(device)):  # a small MLP: one CPU thread
-        unweighted = stats.classifier_test(x_ref, x_model, None, w_ref, **settings)
-        tick()
-        weighted = stats.classifier_test(x_ref, x_model, w_model, w_ref, **settings)
-        tick()
+        # both at once: the same folds, networks and batches, trained side by side
+        unweighted, weighted = stats.classifier_tests(
+            x_ref, x_model, [None, w_model], w_ref, **settings
+        )
+    tick()
+    tick()
     return unweighted, weighted

@@ -8,7 +8,8 @@ boost-histogram, ...); :class:`dctrgan.Hist` exposes the histogram ones as metho
 Tests between two samples: a chi-square and a Kolmogorov-Smirnov test of two weighted
 histograms (:func:`chi2_test`, :func:`ks_test`), and an independent classifier trained
 and scored on held-out folds (:func:`classifier_test`: weighted AUC with a bootstrap
-interval, and ``ln 2 - BCE``); :func:`calibration_curve` for reliability diagrams;
+interval, and ``ln 2 - BCE``; :func:`classifier_tests` for several weightings of one
+sample at once); :func:`calibration_curve` for reliability diagrams;
 the Fréchet and kernel physics distances of two weighted samples of features
 (:func:`fpd`, :func:`kpd`).
 
@@ -40,7 +41,12 @@ from dctrgan.stats.comparison import (
     statistical_floor_hist,
 )
 from dctrgan.stats.distances import Distance, fpd, kpd
-from dctrgan.stats.two_sample import ClassifierTest, classifier_test, weighted_auc
+from dctrgan.stats.two_sample import (
+    ClassifierTest,
+    classifier_test,
+    classifier_tests,
+    weighted_auc,
+)
 from dctrgan.stats.weighted import (
     effective_counts,
     effective_entries,
@@ -60,6 +66,7 @@ __all__ = (
     "calibration_curve",
     "chi2_test",
     "classifier_test",
+    "classifier_tests",
     "effective_counts",
     "effective_entries",
     "fpd",
