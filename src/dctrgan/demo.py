@@ -72,7 +72,7 @@ ENERGY = 50.0
 #: Smallest training and test split, events per sample.
 _MIN_SPLIT = 10
 #: Showers simulated, written and read back at a time.
-_CHUNK = 5_000
+_CHUNK = 2_000
 #: How often the main process looks at the helper's progress while waiting [s].
 _POLL_S = 0.2
 _LABELS = ("Full simulation", "Fast simulation", "Fast simulation + DCTR-HL")
