@@ -32,6 +32,9 @@ __all__ = ("ClassifierTest", "classifier_test", "classifier_tests", "weighted_au
 
 log = logging.getLogger(__name__)
 LN2 = float(np.log(2.0))
+#: Events scored at a time by the trained networks: the ``(k, block, d)`` input and the
+#: activations stay a few MB however large the samples.
+_EVALUATION_BLOCK = 4_096
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,11 +178,14 @@ def weighted_auc(
     return float(auc[0]) if counts is None else np.asarray(auc, dtype=np.float64)
 
 
-def _jsd(logits: FloatArray, y: FloatArray, m: FloatArray) -> FloatArray:
-    """``ln 2 - BCE`` per row of multiplicity-weights ``m`` ``(B, N)``, classes at equal weight."""
+def _jsd(logits: FloatArray, y: FloatArray, w: FloatArray, counts: FloatArray) -> FloatArray:
+    """``ln 2 - BCE`` per row of the event weights ``counts * w`` (``counts``: ``(B, N)``
+    multiplicities), classes at equal weight; no ``(B, N)`` array beside ``counts``."""
     log_p, log_q = -np.logaddexp(0, -logits), -np.logaddexp(0, logits)  # log sigmoid(+-logit)
-    pos, neg = m * y, m * (1 - y)
-    bce = -0.5 * ((pos @ log_p) / pos.sum(axis=1) + (neg @ log_q) / neg.sum(axis=1))
+    pos, neg = w * y, w * (1 - y)
+    bce = -0.5 * (
+        (counts @ (pos * log_p)) / (counts @ pos) + (counts @ (neg * log_q)) / (counts @ neg)
+    )
     return np.asarray(LN2 - bce, dtype=np.float64)
 
 
@@ -463,7 +469,18 @@ def classifier_tests(
         )
     with torch.no_grad():
         # (copies * k, N): each net, each event
-        every = _forward(params, x_t.expand(copies * folds, -1, -1)).double().cpu().numpy()
+        every = (
+            torch.cat(
+                [
+                    _forward(params, part.expand(copies * folds, -1, -1))
+                    for part in torch.split(x_t, _EVALUATION_BLOCK)
+                ],
+                dim=1,
+            )
+            .double()
+            .cpu()
+            .numpy()
+        )
     if progress:
         log.info("classifier_test: %d classifiers trained on %d events", copies * folds, len(x))
     counts = _bootstrap_counts(y, fold, folds, n_bootstrap, rng)
@@ -503,8 +520,8 @@ def _scores(
         ],
         axis=0,
     )
-    jsd = float(_jsd(logits, y, w[None, :])[0])
-    jsds = _jsd(logits, y, counts * w)
+    jsd = float(_jsd(logits, y, w, np.ones((1, len(y))))[0])
+    jsds = _jsd(logits, y, w, counts)
     q = [(1 - level) / 2, (1 + level) / 2]
     a_lo, a_hi = (float(v) for v in np.quantile(aucs, q))
     j_lo, j_hi = (float(v) for v in np.quantile(jsds, q))
