@@ -16,8 +16,11 @@ training events and the same 33 high-level features:
   after 10, 20, ... 400 trees; the cheapest number of trees whose median is <= DCTR's is
   fitted again on its own and timed (the median of its own weights is reported beside
   the staged one), and its fit time over DCTR's (features given, as hep_ml's) is the
-  speed ratio at equal quality (target >= 50 at 100k + 100k). Where 400 trees do not
-  reach DCTR's median, the 400-tree ratio is a lower bound of it, and says so.
+  speed ratio at equal quality (target >= 50 at 100k + 100k). Where no number of trees
+  reaches DCTR's median: if the median still falls at 400 trees, the 400-tree ratio is
+  a lower bound of it, and says so; if it has a minimum before (more trees overfit),
+  hep_ml never reaches DCTR's quality with these settings, and the benchmark says so,
+  with hep_ml's best median and the time of its best number of trees (fitted again).
 
 Figures: fit wall times (one fit each; target hep_ml / DCTR >= 20), the median
 ``<S^2>`` of the test fast sample against the test full sample over the 33 inputs
@@ -140,14 +143,23 @@ def tree_scan(
         if trees in TREES:
             staged[trees] = input_s2(full, fast, np.exp(np.asarray(score, np.float64)))
     reached = [k for k in staged if staged[k] <= goal]
+    best = min(staged, key=staged.__getitem__)
     out: dict[str, Any] = {"median_s2_inputs": staged, "trees": None, "seconds": None}
-    if reached:
-        trees = reached[0]
+    out["best_trees"], out["best_s2"] = best, staged[best]
+    # the cheapest match, else hep_ml's best number of trees (if the curve turned up
+    # before the last stage, more trees will not reach DCTR either)
+    trees = reached[0] if reached else best
+    if reached or best < max(staged):
         refit, seconds = timed(
             lambda: GBReweighter(**{**HEP_ML, "n_estimators": trees}).fit(*x_train)
         )
         w = np.asarray(refit.predict_weights(x_test), np.float64)
-        out |= {"trees": trees, "seconds": seconds, "median_s2_refit": input_s2(full, fast, w)}
+        key = "trees" if reached else "best_trees"
+        out |= {
+            key: trees,
+            "seconds" if reached else "best_seconds": seconds,
+            "median_s2_refit": input_s2(full, fast, w),
+        }
     return out
 
 
@@ -284,7 +296,30 @@ def main() -> None:
             for k, v in scan["median_s2_inputs"].items()
         ),
     ]
-    if scan["trees"] is None:  # not even the most trees match DCTR: their time is a lower bound
+    if scan["trees"] is None and "best_seconds" in scan:
+        # hep_ml's median S2 has a minimum above DCTR's: no number of trees matches it
+        best_ratio = scan["best_seconds"] / t_dctr
+        rows += [
+            Row(
+                f"hep_ml's best median S2 (inputs), {scan['best_trees']} trees (refit: "
+                f"{scan['median_s2_refit']:.3g}); DCTR's quality never reached",
+                scan["best_s2"],
+                target=f"<= DCTR {goal:.3g}",
+                baseline=goal,
+                ratio=scan["best_s2"] / goal,
+                ok=False,
+            ),
+            Row(
+                f"fit hep_ml at its best ({scan['best_trees']} trees, still worse) over "
+                "DCTR-HL (features given)",
+                scan["best_seconds"],
+                "s",
+                "equal quality not reached",
+                baseline=t_dctr,
+                ratio=best_ratio,
+            ),
+        ]
+    elif scan["trees"] is None:  # the most trees are the best yet: their time is a lower bound
         bound = t_hep / t_dctr
         rows.append(
             Row(
