@@ -33,11 +33,15 @@ measured in the same run) and the ROOT -> weights -> ROOT throughput
 (``dctrgan.read``, ``DCTR.weight``, then ``dctrgan.io.write_weights`` or
 ``dctrgan.write`` with a weight branch).
 
-    python benchmarks/dctr_vs_hepml.py [--quick] [--json PATH]
+``--hep-ml learning_rate=0.05,max_depth=4,...`` changes hep_ml's settings (the scan
+stops at its ``n_estimators``).
+
+    python benchmarks/dctr_vs_hepml.py [--quick] [--json PATH] [--hep-ml KEY=VALUE,...]
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -217,8 +221,35 @@ def with_threads(threads: int, function: Any) -> Any:
         torch.set_num_threads(old)
 
 
+def hep_ml_settings(text: str) -> dict[str, float]:
+    """``"learning_rate=0.05,max_depth=4"``: GBReweighter keywords over :data:`HEP_ML`."""
+    out: dict[str, float] = {}
+    for item in text.split(","):
+        key, _, value = (part.strip() for part in item.partition("="))
+        if key not in HEP_ML:
+            msg = f"--hep-ml: unknown setting {key!r}; one of {', '.join(HEP_ML)}"
+            raise argparse.ArgumentTypeError(msg)
+        try:
+            number = float(value)
+        except ValueError:
+            msg = f"--hep-ml: {key}={value!r} is not a number"
+            raise argparse.ArgumentTypeError(msg) from None
+        out[key] = number if key == "learning_rate" else int(number)
+    return out
+
+
 def main() -> None:
-    args = parse_args(__doc__.splitlines()[0])
+    args = parse_args(
+        __doc__.splitlines()[0],
+        extra=lambda parser: parser.add_argument(
+            "--hep-ml",
+            type=hep_ml_settings,
+            default={},
+            metavar="KEY=VALUE,...",
+            help="GBReweighter settings other than the defaults, e.g. learning_rate=0.05",
+        ),
+    )
+    HEP_ML.update(args.hep_ml)  # the scan's refits take these too
     n_train, n_test, n_infer, n_e2e, repeat = (
         (3_000, 3_000, 300_000, 2_000, 2)
         if args.quick
@@ -290,7 +321,13 @@ def main() -> None:
         fit_row(f"fit DCTR-HL, features given, {threads} thr", t_dctr),
         fit_row(f"fit DCTR-HL, showers (+features), {threads} thr", t_showers),
         fit_row("fit DCTR-HL, features given, 1 thread", t_dctr_1),
-        Row(f"fit hep_ml GBReweighter, {hep_ml['n_estimators']} trees", t_hep, "s"),
+        Row(
+            f"fit hep_ml GBReweighter, {hep_ml['n_estimators']} trees (learning rate "
+            f"{hep_ml['learning_rate']:g}, depth {hep_ml['max_depth']}, leaf "
+            f"{hep_ml['min_samples_leaf']})",
+            t_hep,
+            "s",
+        ),
         *(
             Row(f"  median S2 inputs after {k} trees", v, target=f"<= DCTR {goal:.3g}")
             for k, v in scan["median_s2_inputs"].items()
