@@ -1,4 +1,6 @@
-"""Tutorial 1: simulate reference showers, write them to ROOT, read them back.
+"""
+Tutorial 1: simulate reference showers, write them to ROOT, read them back
+==========================================================================
 
 Run it as ``python tutorials/01_simulate_and_read.py`` in an empty folder: it
 writes ``full.root`` and ``fast.root`` there.
@@ -19,27 +21,44 @@ from dctrgan.stats import separation_power
 
 N = 2000
 
-# 1. Simulate: seeded, so the same seed always gives the same showers.
+# %%
+# 1. Simulate
+# -----------
+# Seeded: the same seed always gives the same showers.
+
 full = dctrgan.simulate.calorimeter(N, variant="full", seed=1)
 fast = dctrgan.simulate.calorimeter(N, variant="fast", seed=2)
 print(full.type)
 
-# 2. Write ROOT files (a TTree with nhits + hits_* branches) and read them back.
+# %%
+# 2. Write ROOT files and read them back
+# --------------------------------------
+# A TTree with ``nhits`` and ``hits_*`` branches.
+
 dctrgan.write("full.root", full, overwrite=True)
 dctrgan.write("fast.root", fast, overwrite=True)
 full = dctrgan.read("full.root:events", kind="showers")
 fast = dctrgan.read("fast.root:events", kind="showers")
 
-# 3. Hits know where they are: positions in mm from the detector geometry.
+# %%
+# 3. Hits know where they are
+# ---------------------------
+# Positions in mm, from the detector geometry.
+
 first = full[0].hits
 print(f"first shower: {len(first)} hits, first hit at {first.position[0]}")
 
-# 4. The 33 high-level features of the DCTRGAN paper and how far fast is from full.
+# %%
+# 4. The high-level features
+# --------------------------
+# The 33 high-level features of the DCTRGAN paper, and how far fast is from full.
+
 x_full = dctrgan.features.high_level(full)
 x_fast = dctrgan.features.high_level(fast)
 print(f"{'observable':24s} {'full':>9s} {'fast':>9s}  S^2")
 for j in (0, 1, 2, 5, 25):
-    bins = np.histogram_bin_edges(np.concatenate([x_full[:, j], x_fast[:, j]]), bins=30)
+    both = np.concatenate([x_full[:, j], x_fast[:, j]])
+    bins = np.histogram_bin_edges(both, bins=30)
     s2 = separation_power(x_full[:, j], x_fast[:, j], bins)
     name = HIGH_LEVEL_NAMES[j]
     print(f"{name:24s} {x_full[:, j].mean():9.2f} {x_fast[:, j].mean():9.2f}  {s2:.4f}")

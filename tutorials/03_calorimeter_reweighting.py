@@ -1,4 +1,6 @@
-"""Tutorial 3: high- and low-level DCTR reweighting of calorimeter showers (DCTRGAN Figs. 2-8).
+"""
+Tutorial 3: high- and low-level DCTR reweighting of calorimeter showers (Figs. 2-8)
+===================================================================================
 
 Run it as ``python tutorials/03_calorimeter_reweighting.py`` in an empty folder: it
 writes the figures there (about three minutes on a laptop CPU).
@@ -27,7 +29,11 @@ QUICK = os.environ.get("DCTRGAN_TUTORIAL_QUICK") == "1"  # the test suite's smal
 N_TRAIN, N_TEST = (1500, 1500) if QUICK else (20_000, 20_000)
 LL_EPOCHS = 1 if QUICK else 4
 
-# 1. Training and test samples; the test pair is never seen by the classifiers.
+# %%
+# 1. Training and test samples
+# ----------------------------
+# The test pair is never seen by the classifiers.
+
 full, fast = (
     calorimeter(N_TRAIN, variant="full", seed=1),
     calorimeter(N_TRAIN, variant="fast", seed=2),
@@ -35,20 +41,33 @@ full, fast = (
 full_test = calorimeter(N_TEST, variant="full", seed=3)
 fast_test = calorimeter(N_TEST, variant="fast", seed=4)
 
-# 2. DCTR-HL (the default) and DCTR-LL on the hits.
+# %%
+# 2. DCTR-HL and DCTR-LL
+# ----------------------
+# DCTR-HL is the default model; DCTR-LL reads the hits.
+
 hl = dctrgan.DCTR(progress=False).fit(full, fast)
 ll = dctrgan.DCTR(model="deepsets", epochs=LL_EPOCHS, progress=False).fit(full, fast)
 w_hl = np.asarray(hl.weight(fast_test))
 w_ll = np.asarray(ll.weight(fast_test))
 
-# 3. Fig. 2: the weights, and how far the two models agree event by event.
+# %%
+# 3. Fig. 2: the weights
+# ----------------------
+# Their distributions, and how far the two models agree event by event.
+
 fig, _ = plot.weights(w_hl, w_ll, labels=["DCTR-HL", "DCTR-LL"])
 fig.savefig("fig2_weights.png", dpi=80)
 fig, _ = plot.weights_scatter(w_hl, w_ll, labels=("DCTR-HL weight", "DCTR-LL weight"))
 fig.savefig("fig2_scatter.png", dpi=80)
-print(f"Pearson rho of HL and LL weights: {np.corrcoef(np.log(w_hl), np.log(w_ll))[0, 1]:.2f}")
+rho = np.corrcoef(np.log(w_hl), np.log(w_ll))[0, 1]
+print(f"Pearson rho of HL and LL weights: {rho:.2f}")
 
-# 4. Figs. 3-6: observables with a ratio panel, <S^2> and r in the legend.
+# %%
+# 4. Figs. 3-6: observables with a ratio panel
+# --------------------------------------------
+# :math:`\langle S^2\rangle` and :math:`r` of each weighted sample in the legend.
+
 obs_full = dctrgan.features.observables(full_test)
 obs_fast = dctrgan.features.observables(fast_test)
 for name in (
@@ -69,7 +88,11 @@ for name in (
     )
     fig.savefig(f"fig3_{name}.png", dpi=80)
 
-# 5. Fig. 7: what the weights do to the correlations between observables.
+# %%
+# 5. Fig. 7: correlations
+# -----------------------
+# What the weights do to the correlations between observables.
+
 names = [
     "active_cells",
     "total_energy",
@@ -86,15 +109,25 @@ fig, _ = plot.correlations(
 )
 fig.savefig("fig7_correlations.png", dpi=80)
 
-# 6. Fig. 8 and the numbers: S^2 before and after, and r, over all 151 observables.
-tables = {label: compare(obs_full, obs_fast, w) for label, w in (("HL", w_hl), ("LL", w_ll))}
+# %%
+# 6. Fig. 8 and the numbers
+# -------------------------
+# :math:`S^2` before and after, and :math:`r`, over all 151 observables.
+
+tables = {
+    label: compare(obs_full, obs_fast, w) for label, w in (("HL", w_hl), ("LL", w_ll))
+}
 fig, _ = plot.summary(*tables.values(), labels=list(tables))
 fig.savefig("fig8_summary.png", dpi=80)
 for label, table in tables.items():
     for group in table.groups:
-        before, after = table.median("s2_unweighted", group), table.median("s2_weighted", group)
+        before = table.median("s2_unweighted", group)
+        after = table.median("s2_weighted", group)
         r = table.median("r_weighted", group)
-        print(f"DCTR-{label} {group:9s}: median S2 {before:.2e} -> {after:.2e}, r {r:.2f}")
+        print(
+            f"DCTR-{label} {group:9s}: median S2 {before:.2e} -> {after:.2e}, r {r:.2f}"
+        )
     print(
-        f"DCTR-{label}: n_eff/N {table.neff_fraction:.2f}, floor of S2 {table.floor_weighted:.1e}"
+        f"DCTR-{label}: n_eff/N {table.neff_fraction:.2f}, "
+        f"floor of S2 {table.floor_weighted:.1e}"
     )

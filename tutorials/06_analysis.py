@@ -1,4 +1,6 @@
-"""Tutorial 6: an analysis in the coffea style, with DCTR weights.
+"""
+Tutorial 6: an analysis in the coffea style, with DCTR weights
+==============================================================
 
 Run it as ``python tutorials/06_analysis.py`` in an empty folder (a minute on a
 laptop CPU).
@@ -26,13 +28,24 @@ import dctrgan
 
 N = 3000 if os.environ.get("DCTRGAN_TUTORIAL_QUICK") == "1" else 50_000
 
-# 0. Inputs: a reference (full) sample to learn from, and the fast sample to analyse.
-dctrgan.write("full.root", dctrgan.simulate.calorimeter(N, variant="full", seed=1), overwrite=True)
-dctrgan.write("fast.root", dctrgan.simulate.calorimeter(N, variant="fast", seed=2), overwrite=True)
+# %%
+# 0. Inputs
+# ---------
+# A reference (full) sample to learn from, and the fast sample to analyse.
+
+full = dctrgan.simulate.calorimeter(N, variant="full", seed=1)
+fast = dctrgan.simulate.calorimeter(N, variant="fast", seed=2)
+dctrgan.write("full.root", full, overwrite=True)
+dctrgan.write("fast.root", fast, overwrite=True)
 dctr = dctrgan.DCTR(progress=False).fit(
     dctrgan.read("full.root:events"), dctrgan.read("fast.root:events")
 )
 dctr.save("dctr.pt")
+
+# %%
+# The processor
+# -------------
+# Per chunk: select showers, weight them, fill histograms, keep a slim ntuple.
 
 
 class ShowerProcessor:
@@ -43,14 +56,11 @@ class ShowerProcessor:
 
     @staticmethod
     def histograms() -> dict[str, dctrgan.Hist]:
-        return {
-            "energy": dctrgan.Hist(
-                hist.axis.Regular(36, 780, 870, name="e", label="Visible energy [MeV]")
-            ),
-            "depth": dctrgan.Hist(
-                hist.axis.Regular(40, 6, 20, name="z", label="Longitudinal centroid [layer]")
-            ),
-        }
+        energy = hist.axis.Regular(36, 780, 870, name="e", label="Visible energy [MeV]")
+        depth = hist.axis.Regular(
+            40, 6, 20, name="z", label="Longitudinal centroid [layer]"
+        )
+        return {"energy": dctrgan.Hist(energy), "depth": dctrgan.Hist(depth)}
 
     def process(self, events: ak.Array) -> tuple[dict[str, dctrgan.Hist], ak.Array]:
         energy = dctrgan.features.total_energy(events)
@@ -62,11 +72,15 @@ class ShowerProcessor:
         out = self.histograms()
         out["energy"].fill(e=energy[selected], weight=weight[selected])
         out["depth"].fill(z=depth[selected], weight=weight[selected])
-        slim = ak.zip({"total_energy": energy, "depth": depth, "weight": weight})[selected]
-        return out, slim
+        slim = ak.zip({"total_energy": energy, "depth": depth, "weight": weight})
+        return out, slim[selected]
 
 
-# 1. Run over the file in chunks, summing the histograms (coffea's accumulate).
+# %%
+# 1. Run over the file in chunks
+# ------------------------------
+# The histograms of the chunks are summed (coffea's accumulate).
+
 processor = ShowerProcessor(dctrgan.DCTR.load("dctr.pt", progress=False))
 totals = processor.histograms()
 slims = []
@@ -76,16 +90,25 @@ for chunk in dctrgan.iterate("fast.root:events", step_size=1000):
         totals[name] += h
     slims.append(slim)
 
-# 2. The weighted results, with their effective entries.
+# %%
+# 2. The weighted results, with their effective entries
+# -----------------------------------------------------
+
 h = totals["energy"]
 print(
-    f"selected: {h.sum().value:.0f} weighted events ({h.effective_entries():.0f} effective entries)"
+    f"selected: {h.sum().value:.0f} weighted events "
+    f"({h.effective_entries():.0f} effective entries)"
 )
 full_energy = dctrgan.features.total_energy(dctrgan.read("full.root:events"))
-reference = dctrgan.Hist(h.axes[0]).fill(e=full_energy[full_energy > 790.0])  # the same cut
+# the reference, with the same cut
+reference = dctrgan.Hist(h.axes[0]).fill(e=full_energy[full_energy > 790.0])
 print(f"energy: S2 to the full simulation {h.separation_power(reference):.2e}")
 
-# 3. A weighted ntuple out, readable by ROOT or uproot (one flat tree).
+# %%
+# 3. A weighted ntuple out
+# ------------------------
+# Readable by ROOT or uproot: one flat tree.
+
 slim = ak.concatenate(slims)
 columns = {name: ak.to_numpy(slim[name]) for name in ak.fields(slim)}
 with uproot.recreate("analysis.root") as f:
@@ -93,8 +116,16 @@ with uproot.recreate("analysis.root") as f:
     f["selected"].extend(columns)
 print(f"wrote analysis.root: {len(slim)} selected showers with their weights")
 
-# 4. Draw it (needs the plot extra).
+# %%
+# 4. Draw it
+# ----------
+# This needs the ``plot`` extra.
+
 fig, _ = dctrgan.plot.compare(
-    reference, h, labels=["Full simulation", "Fast + DCTR"], observable="total_energy", unit="MeV"
+    reference,
+    h,
+    labels=["Full simulation", "Fast + DCTR"],
+    observable="total_energy",
+    unit="MeV",
 )
 fig.savefig("energy.png", dpi=80)

@@ -1,4 +1,6 @@
-"""Tutorial 7: your own ntuple -- DCTR on CMS NanoAOD in a coffea processor.
+"""
+Tutorial 7: your own ntuple -- DCTR on CMS NanoAOD in a coffea processor
+========================================================================
 
 Run it as ``python tutorials/07_your_own_ntuple.py`` in an empty folder (a minute on a
 laptop CPU). It needs the ``coffea`` package besides dctrgan's ``plot`` extra.
@@ -36,18 +38,19 @@ import dctrgan
 
 QUICK = os.environ.get("DCTRGAN_TUTORIAL_QUICK") == "1"
 COPIES = 5 if QUICK else 40
-DATA = os.environ.get(
-    "DCTRGAN_NTUPLE",
-    str(Path(__file__).parents[1] / "tests" / "data" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"),
-)
-warnings.filterwarnings("ignore", module="coffea")  # NanoAOD schema notes on a 2015 file
+TEST_DATA = "tests/data/nanoAOD_2015_CMS_Open_Data_ttbar.root"
+DATA = os.environ.get("DCTRGAN_NTUPLE") or str(Path(__file__).parents[1] / TEST_DATA)
+# NanoAOD schema notes on a 2015 file
+warnings.filterwarnings("ignore", module="coffea")
 
-# 0. Two NanoAOD files: the "real" sample and its "fast simulation".
-#    dctrgan.read gives the file's events as records: Jet, Muon, ... are collections.
-original = dctrgan.read(
-    f"{DATA}:Events",
-    branches=["run", "luminosityBlock", "event", "nJet", "Jet_*", "nMuon", "Muon_*", "MET_*"],
-)
+# %%
+# 0. Two NanoAOD files
+# --------------------
+# The "real" sample and its "fast simulation". ``dctrgan.read`` gives the file's
+# events as records: ``Jet``, ``Muon``, ... are collections.
+
+branches = ["run", "luminosityBlock", "event", "nJet", "Jet_*", "nMuon", "Muon_*"]
+original = dctrgan.read(f"{DATA}:Events", branches=[*branches, "MET_*"])
 rng = np.random.default_rng(7)
 
 
@@ -67,12 +70,18 @@ dctrgan.write("fast.root", copies(original, 1.1, 0.15), tree="Events", overwrite
 
 
 def nanoevents(path: str) -> ak.Array:
-    """NanoEvents of a file, eagerly (``mode="dask"`` is the same with ``.compute()``)."""
-    factory = NanoEventsFactory.from_root({path: "Events"}, schemaclass=NanoAODSchema, mode="eager")
+    """NanoEvents of a file, eagerly (``mode="dask"`` and ``.compute()`` alike)."""
+    factory = NanoEventsFactory.from_root(
+        {path: "Events"}, schemaclass=NanoAODSchema, mode="eager"
+    )
     return factory.events()
 
 
-# 1. DCTR on per-event features of NanoEvents. A leading jet can be missing: fill_none.
+# %%
+# 1. DCTR on per-event features of NanoEvents
+# -------------------------------------------
+# A leading jet can be missing: ``fill_none``.
+
 FEATURES = {
     "lead_jet_pt": lambda ev: ak.firsts(ev.Jet.pt),
     "ht": lambda ev: ak.sum(ev.Jet.pt, axis=1),
@@ -80,30 +89,42 @@ FEATURES = {
     "met": lambda ev: ev.MET.pt,
 }
 real, fast = nanoevents("real.root"), nanoevents("fast.root")
-dctr = dctrgan.DCTR(features=FEATURES, fill_none=0.0, epochs=10 if QUICK else 30, progress=False)
+dctr = dctrgan.DCTR(
+    features=FEATURES, fill_none=0.0, epochs=10 if QUICK else 30, progress=False
+)
 dctr.fit(real, fast)
-print(f"DCTR fitted on {len(real)} + {len(fast)} events, features {dctr.feature_names}")
+print(f"DCTR fitted on {len(real)} + {len(fast)} events")
+print(f"features {dctr.feature_names}")
 
 
-# 2. A processor: DCTR weights into coffea's Weights, weighted fills of every jet.
+# %%
+# 2. A processor
+# --------------
+# DCTR weights into coffea's ``Weights``, weighted fills of every jet.
+
+Histograms = dict[str, dctrgan.Hist]
+
+
 class JetProcessor(processor.ProcessorABC):  # type: ignore[misc]
     """Fills every jet's pT and the HT, weighted by DCTR (or not, for the reference)."""
 
     def __init__(self, model: dctrgan.DCTR | None) -> None:
         self.model = model
 
-    def process(self, events: ak.Array) -> dict[str, dctrgan.Hist]:
+    def process(self, events: ak.Array) -> Histograms:
         weights = Weights(len(events))
         if self.model is not None:
             weights.add("dctr", self.model.weight(events))
-        jet_pt = dctrgan.Hist(hist.axis.Regular(25, 20, 220, name="pt", label="Jet $p_T$ [GeV]"))
-        ht = dctrgan.Hist(hist.axis.Regular(20, 0, 800, name="ht", label="$H_T$ [GeV]"))
+        pt_axis = hist.axis.Regular(25, 20, 220, name="pt", label="Jet $p_T$ [GeV]")
+        ht_axis = hist.axis.Regular(20, 0, 800, name="ht", label="$H_T$ [GeV]")
+        jet_pt, ht = dctrgan.Hist(pt_axis), dctrgan.Hist(ht_axis)
         jets = events.Jet[events.Jet.pt > 20]
-        jet_pt.fill(pt=jets.pt, weight=weights.weight())  # jagged: one weight per event
+        # jagged: one weight per event, given to each of its jets
+        jet_pt.fill(pt=jets.pt, weight=weights.weight())
         ht.fill(ht=ak.sum(jets.pt, axis=1), weight=weights.weight())
         return {"jet_pt": jet_pt, "ht": ht}
 
-    def postprocess(self, accumulator: dict[str, dctrgan.Hist]) -> dict[str, dctrgan.Hist]:
+    def postprocess(self, accumulator: Histograms) -> Histograms:
         return accumulator
 
 
@@ -111,22 +132,37 @@ reference = JetProcessor(None).process(real)
 before = JetProcessor(None).process(fast)
 after = JetProcessor(dctr).process(fast)
 
-# 3. S², effective entries and r, before and after the weights.
+# %%
+# 3. S², effective entries and r, before and after the weights
+# ------------------------------------------------------------
+
 for name in reference:
     ref, raw, weighted = reference[name], before[name], after[name]
     floor = weighted.statistical_floor(ref)
     print(
-        f"{name:7s} S2 {raw.separation_power(ref):.4f} -> {weighted.separation_power(ref):.4f} "
-        f"(floor {floor:.4f}), n_eff {raw.effective_entries():.0f} -> "
-        f"{weighted.effective_entries():.0f}, r {weighted.uncertainty_ratio(ref):.2f}"
+        f"{name:7s} S2 {raw.separation_power(ref):.4f} "
+        f"-> {weighted.separation_power(ref):.4f} (floor {floor:.4f}), "
+        f"n_eff {raw.effective_entries():.0f} -> {weighted.effective_entries():.0f}, "
+        f"r {weighted.uncertainty_ratio(ref):.2f}"
     )
 
-# 4. The weights beside the untouched input: a friend tree, one weight per event, in order.
+# %%
+# 4. The weights beside the untouched input
+# -----------------------------------------
+# A friend tree: one weight per event, in order.
+
 dctrgan.io.write_weights("fast_dctr.root", dctr.weight(fast), overwrite=True)
 friend = uproot.open("fast_dctr.root")["weights"].arrays(library="np")["weight"]
-print(f"wrote fast_dctr.root: {len(friend)} weights ({friend.dtype}), mean {friend.mean():.3f}")
+print(
+    f"wrote fast_dctr.root: {len(friend)} weights ({friend.dtype}), "
+    f"mean {friend.mean():.3f}"
+)
 
-# 5. Draw the jagged quantity (needs the plot extra).
+# %%
+# 5. Draw the jagged quantity
+# ---------------------------
+# This needs the ``plot`` extra.
+
 fig, _ = dctrgan.plot.compare(
     reference["jet_pt"],
     before["jet_pt"],

@@ -16,7 +16,7 @@ reference simulators:
    ``weight`` branch (``fast_weighted.root``, streamed as ``dctrgan weight`` does);
 4. compare every observable of :func:`dctrgan.features.observables` -- the 33
    classifier inputs and the 118 held-out ones -- on the test split, which the
-   classifier never saw: ``<S^2>`` before and after weighting, their ratio and ``r``
+   classifier never saw: :math:`⟨S^2⟩` before and after weighting, their ratio and ``r``
    (``report.md``, ``report.csv``, :mod:`dctrgan.report`), each weighted figure
    with its spread over the replicas; an independent classifier test on all of them
    (AUC before and after weighting, :func:`dctrgan.stats.classifier_test`); and
@@ -116,7 +116,7 @@ class DemoResult:
 
     def summary(self) -> str:
         """A few lines: the report's :meth:`~dctrgan.report.Comparison.summary` (median
-        ``<S^2>`` before and after, ``r``, ``n_eff/N``, the classifier test), the files."""
+        :math:`⟨S^2⟩` before and after, ``r``, ``n_eff/N``, the classifier test), the files."""
         lines = [
             (
                 f"dctrgan demo: DCTR-HL on {self.n_events} full and {self.n_events} fast showers "

@@ -10,7 +10,7 @@ Replicas: ``fill(..., replicas=R)`` with ``R`` the ``(N, k)`` weights of ``k``
 replicas of the weighting (say DCTR's bootstrap models) fills, beside the nominal
 ``Weight()`` storage, a companion histogram with boost-histogram's ``MultiCell(k)``
 storage and the same axes. Bin for bin it gives the reweighting uncertainty (the
-spread of the replicas) next to the statistical one (``sqrt(sum w^2)``). The
+spread of the replicas) next to the statistical one (:math:`√(Σ w^2)`). The
 companion follows slicing, rebinning, projection, copies, pickling, ``+`` and
 scaling by numbers or arrays; it is refused where it could not follow (histograms
 with and without replicas or with different ``k`` added, multiplied or divided by a
@@ -322,7 +322,7 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         return np.asarray(values.std(axis=0, ddof=1), dtype=np.float64)
 
     def statistical_uncertainty(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
-        """Per-bin ``sqrt(sum w^2)`` of the nominal weights, the bin shape.
+        """Per-bin :math:`√(Σ w^2)` of the nominal weights, the bin shape.
 
         Raises:
             ValueError: if the storage does not know its sum of squared weights.
@@ -460,7 +460,7 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         return stats.ks_test(self, other, flow=flow)
 
     def separation_power(self, other: Any) -> float:
-        """Separation power ``<S^2>`` to ``other`` (any uhi histogram, same axes).
+        """Separation power :math:`⟨S^2⟩` to ``other`` (any uhi histogram, same axes).
 
         See :func:`dctrgan.stats.separation_power` (DCTRGAN eq. 15); the axes are
         checked as there.
@@ -468,7 +468,7 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         return stats.separation_power(self, other)
 
     def statistical_floor(self, other: Any, *, method: str = "n_eff") -> float:
-        """Expected ``<S^2>`` to ``other`` were both samples of one distribution.
+        """Expected :math:`⟨S^2⟩` to ``other`` were both samples of one distribution.
 
         ``method="n_eff"``: bins with entries in either histogram and the effective
         entries of each; ``"bins"``: bin by bin from the sums of weights and of their
@@ -478,14 +478,14 @@ class Hist(hist.Hist[S], Generic[S], family=hist):
         return stats.statistical_floor_hist(self, other, method=method)
 
     def effective_entries(self, *, flow: bool = False) -> float:
-        """``(sum w)^2 / sum w^2`` over the bins (with the flow bins if ``flow``).
+        """:math:`(Σ w)^2 / Σ w^2` over the bins (with the flow bins if ``flow``).
 
         See :func:`dctrgan.stats.effective_entries`.
         """
         return stats.effective_entries(self, flow=flow)
 
     def effective_counts(self, *, flow: bool = False) -> npt.NDArray[np.float64]:
-        """Per-bin ``(sum w)^2 / sum w^2``, the bin shape (with flow bins if ``flow``).
+        """Per-bin :math:`(Σ w)^2 / Σ w^2`, the bin shape (with flow bins if ``flow``).
 
         See :func:`dctrgan.stats.effective_counts`.
         """

@@ -243,7 +243,7 @@ def cpu_state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:
-    """``torch.save`` the payload atomically (see :func:`dctrgan.io.files.atomic`): an
+    """``torch.save`` the payload atomically (see ``dctrgan.io.files.atomic``): an
     interrupted save never leaves a half-written model at ``path``."""
     with atomic(path, overwrite=True) as temporary, temporary.open("wb") as f:
         torch.save(payload, f)

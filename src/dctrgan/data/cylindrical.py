@@ -161,17 +161,17 @@ class CylindricalGeometry:
 
     @cached_property
     def voxels_per_layer(self) -> tuple[int, ...]:
-        """Voxels of each layer: ``n_alpha * (len(r_edges) - 1)``."""
+        """Voxels of each layer, ``n_alpha * (len(r_edges) - 1)``."""
         return tuple(a * (len(r) - 1) for r, a in zip(self.r_edges, self.n_alpha, strict=True))
 
     @property
     def n_voxels(self) -> int:
-        """All voxels: the width ``V`` of the challenge's ``showers`` arrays."""
+        """All voxels, the width ``V`` of the challenge's ``showers`` arrays."""
         return sum(self.voxels_per_layer)
 
     @cached_property
     def layer_offsets(self) -> tuple[int, ...]:
-        """Where each layer's voxels start, and the end: ``n_layers + 1`` numbers."""
+        """Where each layer's voxels start, and the end (``n_layers + 1`` numbers)."""
         return (0, *np.cumsum(self.voxels_per_layer).tolist())
 
     @property

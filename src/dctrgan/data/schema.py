@@ -139,7 +139,7 @@ class Geometry:
 
     @property
     def layer_depth(self) -> np.ndarray:
-        """Absorber depth in radiation lengths at each sensitive layer: ``(n_layers,)``."""
+        """Absorber depth in radiation lengths at each sensitive layer, ``(n_layers,)``."""
         return np.cumsum(np.asarray(self.absorber)) / self.x0
 
     def cell_x(self, ix: Any) -> Any:

@@ -1,6 +1,6 @@
-"""DCTR: per-event weights ``w = h / (1 - h)`` from a classifier of real against fake events.
+"""DCTR: per-event weights :math:`w = h / (1 - h)` from a classifier of real against fake events.
 
-:class:`DCTR` (:mod:`.model`) with its hyperparameters (:mod:`.config`) and the
+:class:`DCTR` (``model.py``) with its hyperparameters (:mod:`.config`) and the
 calibration of its weights (:mod:`.calibration`); :func:`attach_weights` attaches weights
 computed elsewhere as :meth:`DCTR.attach` attaches its own.
 """

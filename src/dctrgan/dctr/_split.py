@@ -58,7 +58,7 @@ def tile(index: np.ndarray, is_real: np.ndarray, rng: np.random.Generator) -> np
 def balance(weight: np.ndarray, index: np.ndarray, is_real: np.ndarray) -> None:
     """Scale ``weight`` in place so each class totals ``len(index) / 2`` over ``index``
     (repeated entries counted): the classes balanced and the mean weight 1, so
-    ``h / (1 - h)`` estimates ``p_real / p_fake`` whatever the sample sizes."""
+    :math:`h / (1 - h)` estimates ``p_real / p_fake`` whatever the sample sizes."""
     if len(index) == 0:
         return
     for label in (True, False):

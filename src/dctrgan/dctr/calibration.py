@@ -13,7 +13,7 @@ carry the weight. Two guards keep the weights useful there:
 :func:`closure_factor` softens the temperature until the weighted fake validation
 events are closest to the real ones in their histograms (no weights, a factor of
 1000, is among the candidates), and :func:`truncation` caps each weight at
-``sqrt(N)`` times the mean (truncated importance sampling), so that no rare event
+:math:`√N` times the mean (truncated importance sampling), so that no rare event
 outweighs the sample.
 """
 
@@ -113,10 +113,10 @@ def fit_temperature(
 
 
 def fit_offset(logit: np.ndarray, temperature: float, weight: np.ndarray) -> float:
-    """The log-weight offset ``b`` that makes the weighted mean of ``exp(logit / T + b)``
+    r"""The log-weight offset ``b`` that makes the weighted mean of ``exp(logit / T + b)``
     over fake events 1 (DCTRGAN eq. 10), computed in log space.
 
-    With signed weights ``w0``: ``sum w0 exp(logit / T + b) = sum w0``, the weighted
+    With signed weights ``w0``: :math:`Σ w_0 e^{z / T + b} = Σ w_0`, the weighted
     fake sample keeps its signed total.
 
     Args:
@@ -125,7 +125,7 @@ def fit_offset(logit: np.ndarray, temperature: float, weight: np.ndarray) -> flo
         weight: ``(M,)`` their sample weights, any sign, with a positive sum.
 
     Raises:
-        ValueError: if ``sum w0`` or ``sum w0 exp(logit / T)`` is not positive: the
+        ValueError: if :math:`Σ w_0` or :math:`Σ w_0 \exp(z / T)` is not positive: the
             learned weights give the fake sample no positive total to normalize.
     """
     w0 = np.asarray(weight, dtype=np.float64)
@@ -155,7 +155,7 @@ def _logsumexp(x: np.ndarray) -> float:
 def weights_from_log(log_w: np.ndarray, clip: float | None) -> tuple[np.ndarray, int]:
     """Weights ``exp(log_w)`` clipped at ``clip``, and how many were clipped.
 
-    ``exp(logit / T)``, not ``h / (1 - h)``: in float32 the sigmoid rounds to exactly 1
+    ``exp(logit / T)``, not :math:`h / (1 - h)`: in float32 the sigmoid rounds to exactly 1
     once the logit passes ~17 (a division by zero) and to 0 below ~-88 (0/0), while
     ``exp`` of a float64 log-weight is exact. Weights are float32, finite up to
     ``exp(88)``: beyond that a weight is set to ``exp(87.7)``, with a warning.
@@ -197,10 +197,10 @@ def neff_fraction(log_w: np.ndarray, weight: np.ndarray, clip: float | None) -> 
 
 
 def truncation(weight: np.ndarray) -> float:
-    """The clip of ``clip="sqrt_n"``: ``sqrt(n_eff)`` of the fake sample's input
-    ``weight`` (all 1: ``sqrt(N)``), the weights averaging 1.
+    r"""The clip of ``clip="sqrt_n"``: :math:`√n_\text{eff}` of the fake sample's input
+    ``weight`` (all 1: :math:`√N`), the weights averaging 1.
 
-    Truncated importance sampling: weights capped at ``sqrt(N)`` times their mean
+    Truncated importance sampling: weights capped at :math:`√N` times their mean
     have a finite variance for any density ratio, and the bias the cap brings falls
     as ``N`` grows. Without it a fake event where the generator leaves almost no
     events beside a hole gets a weight of ``10^4`` or more, and the rare events of
@@ -222,13 +222,13 @@ def closure_factor(
     clip: float | None,
     rng: np.random.Generator,
 ) -> tuple[float, list[float]]:
-    """The factor ``f`` of :data:`CLOSURE_FACTORS` whose temperature ``f * T`` brings
+    """The factor ``f`` of ``CLOSURE_FACTORS`` whose temperature ``f * T`` brings
     the weighted fake validation events closest to the real ones, and the closure of
     each factor.
 
-    The closure of a factor is the mean ``<S^2>`` between the real and the weighted
+    The closure of a factor is the mean :math:`⟨S^2⟩` between the real and the weighted
     fake events over the projections: each column of ``projections`` (the
-    classifier's input features) and the logit, each in :data:`CLOSURE_BINS` (fewer
+    classifier's input features) and the logit, each in ``CLOSURE_BINS`` (fewer
     below 750 events of a class) equal-probability bins of both classes together
     (signed weights: ``|p1| + |p2|`` in the denominator). A classifier that separates
     the samples almost completely
@@ -250,7 +250,7 @@ def closure_factor(
         projections: ``(M, d)`` features of the events, or ``None``.
         temperature: the temperature fitted on the loss (:func:`fit_temperature`).
         clip: the weight clip, or ``None``.
-        rng: picks :data:`CLOSURE_EVENTS` events per class when there are more.
+        rng: picks ``CLOSURE_EVENTS`` events per class when there are more.
     """
     keep = np.concatenate(
         [_at_most(np.flatnonzero(c), CLOSURE_EVENTS, rng) for c in (is_real, ~is_real)]
@@ -307,7 +307,7 @@ def _pooled_bins(columns: list[np.ndarray], bins: int) -> tuple[np.ndarray, np.n
 
 
 def _mean_separation(h1: np.ndarray, h2: np.ndarray, ends: np.ndarray) -> float:
-    """Mean over the projections (bins ``[ends[j-1], ends[j])``) of ``<S^2>``; NaN
+    """Mean over the projections (bins ``[ends[j-1], ends[j])``) of :math:`⟨S^2⟩`; NaN
     for a histogram without a positive total."""
     if not (h1[: ends[0]].sum() > 0 and h2[: ends[0]].sum() > 0):
         return math.nan

@@ -34,7 +34,7 @@ REPLICA_METHODS = ("bootstrap", "ensemble")
 #: ``calibrate=`` besides ``None``: the temperature that minimizes the validation loss,
 #: or that temperature softened until the weighted validation events close best.
 CALIBRATIONS = ("temperature", "closure")
-#: ``clip=`` rules besides a number and ``None``: ``sqrt(N)``, N the fake events of the fit.
+#: ``clip=`` rules besides a number and ``None``: :math:`√N`, N the fake events of the fit.
 CLIPS = ("sqrt_n",)
 #: Fields added to the config after the first model files, with the values that files
 #: written before them mean.

@@ -68,7 +68,15 @@ __all__ = ("DCTR",)
 
 
 class DCTR(Exports):
-    """Deep neural network classifier reweighting (DCTR) of a fake sample to a real one.
+    r"""Deep neural network classifier reweighting (DCTR) of a fake sample to a real one.
+
+    A classifier :math:`h(x)` trained to separate real events (label 1) from fake ones
+    (label 0) approaches :math:`h = p_\text{real} / (p_\text{real} + p_\text{fake})`, so each
+    fake event gets the weight
+
+    .. math:: w(x) = \frac{h(x)}{1 - h(x)} \approx \frac{p_\text{real}(x)}{p_\text{fake}(x)}
+
+    (DCTRGAN sec. II C), computed as :math:`w = \exp(z/T)` from the logit :math:`z`.
 
     Args:
         features: what the classifier sees (``model="mlp"``): ``"auto"`` (the 33
@@ -94,14 +102,14 @@ class DCTR(Exports):
         lr: Adam learning rate (paper: 1e-3).
         validation: fraction of the training events held out for early stopping and
             calibration (0 disables both).
-        calibrate: ``"temperature"``: fit ``T`` of ``w = exp(logit / T)`` on the
+        calibrate: ``"temperature"``: fit :math:`T` of :math:`w = \exp(z / T)` on the
             validation events (Guo et al. 2017); ``"closure"``: that ``T``, made up
             to 1000 times softer where the weighted validation events then match the
             real ones better (:func:`~dctrgan.dctr.calibration.closure_factor`: where
             the samples barely overlap, weights not worse than none); ``None``: 1;
             ``"auto"``: ``"temperature"`` for ``"cnn3d"`` (the paper's), else ``"closure"``.
         clip: largest weight (larger ones are set to it, counted and logged): a
-            number, ``"sqrt_n"`` (``sqrt(N)``, ``N`` the fake events of the fit:
+            number, ``"sqrt_n"`` (:math:`\sqrt{N}`, :math:`N` the fake events of the fit:
             truncated importance sampling, :func:`~dctrgan.dctr.calibration.truncation`)
             or ``None``; ``"auto"``: 5 for ``"cnn3d"`` (the paper's), else ``"sqrt_n"``.
         folds: ``k > 1`` trains ``k`` classifiers on ``k - 1`` folds each: the weights
@@ -466,13 +474,14 @@ class DCTR(Exports):
         name: str = "dctr",
         variations: Literal["auto", "replicas", "envelope"] | None = "auto",
     ) -> Any:
-        """Add the weights of ``events`` to a coffea ``Weights``: the nominal as ``name``.
+        r"""Add the weights of ``events`` to a coffea ``Weights``: the nominal as ``name``.
 
         ``variations="replicas"``: replica ``i`` as the variation ``f"{name}_replica{i}Up"``
         (``weights.weight(f"{name}_replica{i}Up")``: the event weight with replica ``i``
-        for the nominal; coffea's ``Down`` of it is the mirror ``nominal**2 / replica``).
+        for the nominal; coffea's ``Down`` of it is the mirror
+        :math:`w_\text{nominal}^2 / w_\text{replica}`).
         ``"envelope"``: ``f"{name}Up"`` and ``f"{name}Down"``, the nominal times
-        ``exp(+-s)``, ``s`` the standard deviation of the replicas' log-weights per
+        :math:`\exp(\pm s)`, :math:`s` the standard deviation of the replicas' log-weights per
         event (``Down`` stays positive). ``None``: the nominal alone; ``"auto"``:
         ``"replicas"`` for a model with replicas, else ``None``.
 

@@ -121,7 +121,7 @@ def write_graph(
     """Record ``graph`` on ``example`` inputs and write it to ``path`` with ``meta``.
 
     Nothing is written unless the whole file is: it goes to a temporary file beside
-    ``path``, renamed at the end (:func:`dctrgan.io.files.atomic`).
+    ``path``, renamed at the end (``dctrgan.io.files.atomic``).
 
     Args:
         graph: the module, on the CPU, in evaluation mode.

@@ -1,14 +1,14 @@
 """Features of events: the calorimeter observables, hits <-> dense voxels, trace observables.
 
 Calorimeter observables (DCTRGAN Figs. 3-8) come from showers in the package schema
-or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (:mod:`.calorimeter`);
-:func:`voxelize` and :func:`from_voxels` convert between the two (:mod:`.voxels`);
+or from dense voxels ``(N, n_layers, n_x, n_y)`` in MeV (``calorimeter.py``);
+:func:`voxelize` and :func:`from_voxels` convert between the two (``voxels.py``);
 :func:`pattern`, :func:`total_signal`, :func:`rise_time` and :func:`early_fraction`
-summarize air-shower traces (:mod:`.traces`), and :func:`trace_observables` and
-:func:`trace_high_level` their events (:mod:`.airshower`); :func:`calochallenge` gives the
+summarize air-shower traces (``traces.py``), and :func:`trace_observables` and
+:func:`trace_high_level` their events (``airshower.py``); :func:`calochallenge` gives the
 high-level features of the Fast Calorimeter Simulation Challenge 2022 for its
 cylindrical binnings, :func:`from_cylindrical_voxels` and :func:`voxelize_cylindrical`
-convert its dense voxels to showers and back (:mod:`.cylindrical`).
+convert its dense voxels to showers and back (``cylindrical.py``).
 """
 
 from __future__ import annotations

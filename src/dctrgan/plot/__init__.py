@@ -19,12 +19,12 @@ DCTRGAN (Diefenbacher et al.):
 - :func:`density` -- toy densities: truth, GAN, DCTRGAN (Fig. 1);
 - :func:`weights`, :func:`weights_scatter` -- weight distributions and the
   correlation of two models' weights with Pearson's rho (Fig. 2);
-- :func:`compare` -- histograms with a ratio panel and ``<S^2>``, ``r`` in the
+- :func:`compare` -- histograms with a ratio panel and :math:`⟨S^2⟩`, ``r`` in the
   legend (Figs. 3-6); :func:`comparison` is its three-histogram form, and
   :func:`save_comparisons` (or, in the background, a :class:`ComparisonWriter`) saves it
   for many observables at once, one figure redrawn per worker process;
 - :func:`correlations` -- differences of weighted correlation matrices (Fig. 7);
-- :func:`summary` -- ``<S^2>``, its ratio and ``r`` over all observables (Fig. 8).
+- :func:`summary` -- :math:`⟨S^2⟩`, its ratio and ``r`` over all observables (Fig. 8).
 
 Checks of a weighting:
 

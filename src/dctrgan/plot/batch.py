@@ -407,7 +407,7 @@ def save_comparisons(
     """Save the comparison figure of every observable as ``<folder>/<name>.png``.
 
     The figure of each is :func:`dctrgan.plot.comparison`'s, with the pixels of
-    ``savefig(path, dpi=dpi)``: reference, model and weighted model, with ``<S^2>`` and
+    ``savefig(path, dpi=dpi)``: reference, model and weighted model, with :math:`⟨S^2⟩` and
     ``r`` in the legend and a ratio panel. One figure is redrawn per process, in this
     process or in ``workers`` processes (:class:`ComparisonWriter`): about 0.1 s a figure
     per CPU against 0.2 s for new figures.

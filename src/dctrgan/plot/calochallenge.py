@@ -331,7 +331,7 @@ def average_shower(
     return fig, axes
 
 
-#: The features :func:`report_figures` draws: those of the largest ``<S^2>`` unweighted.
+#: The features :func:`report_figures` draws: those of the largest :math:`⟨S^2⟩` unweighted.
 WORST = 6
 _LABELS = ("Reference", "Model", "Model, DCTR weights")
 
@@ -353,8 +353,8 @@ def report_figures(
 ) -> dict[str, Figure]:
     """The figures of a CaloChallenge reweighting report, on its held-out showers, by
     file name: ``profile.png`` (:func:`layer_profile`), ``average_shower.png``
-    (:func:`average_shower`) and ``feature_<name>.png`` for the :data:`WORST` features
-    of the largest ``<S^2>`` before weighting (:func:`dctrgan.plot.comparison`); the
+    (:func:`average_shower`) and ``feature_<name>.png`` for the ``WORST`` features
+    of the largest :math:`⟨S^2⟩` before weighting (:func:`dctrgan.plot.comparison`); the
     reference, the model and the model with the DCTR weights in each.
 
     Args:

@@ -1,4 +1,4 @@
-"""Histogram comparisons with ``<S^2>`` and ``r`` (DCTRGAN Figs. 3-6) and their summary (Fig. 8)."""
+"""Histograms with :math:`⟨S^2⟩` and ``r`` (DCTRGAN Figs. 3-6), and their summary (Fig. 8)."""
 
 from __future__ import annotations
 
@@ -43,21 +43,21 @@ def compare(
     unit: str = "",
     ratio_range: tuple[float, float] = (0.5, 1.5),
 ) -> tuple[Figure, np.ndarray]:
-    """Histograms of one observable, reference and models, with ``<S^2>``, ``r`` and a ratio panel.
+    """One observable's histograms, reference and models, with :math:`⟨S^2⟩`, ``r``, ratio panel.
 
     DCTRGAN Figs. 3-6: histograms normalized to unit area, the legend giving for
-    each model the separation power ``<S^2>`` (eq. 15) against the reference and the
+    each model the separation power :math:`⟨S^2⟩` (eq. 15) against the reference and the
     uncertainty ratio ``r`` (sec. II B), and below, the ratio of each model to the
     reference with the reference's relative statistical uncertainty as a grey band.
     The paper's figures show one fast sample several times, with and without
     weights: ``compare(g4, gan, gan, gan, weights=[None, w_hl, w_ll])``.
 
     Samples are histogrammed in ``bins`` bins (edges from
-    :func:`dctrgan.report.edges`, so ``<S^2>`` and ``r`` are the numbers of
+    :func:`dctrgan.report.edges`, so :math:`⟨S^2⟩` and ``r`` are the numbers of
     :func:`dctrgan.report.compare`); events outside the edges are not counted, and
     ``r`` uses every event. If any input is a histogram (:class:`dctrgan.Hist` or
     another 1-D uhi histogram with ``Weight()`` storage), all are compared on its
-    bins: samples are filled into them, ``<S^2>`` comes from the bin contents and
+    bins: samples are filled into them, :math:`⟨S^2⟩` comes from the bin contents and
     ``r`` from :meth:`dctrgan.Hist.uncertainty_ratio` (entries at bin centres).
     A model :class:`dctrgan.Hist` filled with ``replicas=`` (two or more) gets a
     hatched band in its colour, in both panels: its reweighting uncertainty
@@ -179,10 +179,10 @@ def summary(
     by_group: bool = True,
     bins: int = 20,
 ) -> tuple[Figure, np.ndarray]:
-    """Histograms of ``<S^2>``, its weighted/unweighted ratio and ``r`` over all observables.
+    r"""Histograms of :math:`⟨S^2⟩`, its weighted/unweighted ratio and ``r`` over all observables.
 
-    DCTRGAN Fig. 8: one column each for ``<S^2>`` (of the unweighted model and of
-    each weighted one), the ratio ``<S^2>_weighted / <S^2>_unweighted`` (below 1:
+    DCTRGAN Fig. 8: one column each for :math:`⟨S^2⟩` (of the unweighted model and of
+    each weighted one), the ratio :math:`⟨S^2⟩_\text{weighted} / ⟨S^2⟩_\text{unweighted}` (below 1:
     the weights help) and ``r``; one row per group of observables (the report's
     ``"input"`` and ``"held-out"``). Each legend gives the median over the row's
     observables.
@@ -199,7 +199,7 @@ def summary(
             ``"Weighted 1"``, ...).
         model_label: legend label of the unweighted model.
         by_group: one row per group; else one row for all observables.
-        bins: bins of each histogram (log-spaced for ``<S^2>`` and its ratio).
+        bins: bins of each histogram (log-spaced for :math:`⟨S^2⟩` and its ratio).
 
     Returns:
         The figure and its axes, a ``(rows, 3)`` array: ``[S^2, S^2 ratio, r]`` per row.
@@ -316,7 +316,7 @@ def comparison(
     ``weights``; see there. With ``replicas``, the weighted model is a
     :class:`dctrgan.Hist` filled with them, on the edges the samples would get
     (:func:`dctrgan.report.edges`), so :func:`compare` draws its reweighting
-    uncertainty as a hatched band. The legend's ``<S^2>`` is the same (same bins);
+    uncertainty as a hatched band. The legend's :math:`⟨S^2⟩` is the same (same bins);
     ``r`` comes from the bins then, for every sample (:meth:`dctrgan.Hist.uncertainty_ratio`,
     entries at bin centres, a difference well below the legend's one decimal).
 

@@ -25,11 +25,11 @@ def reliability(
     bins: int | Any = 10,
     ax: Axes | None = None,
 ) -> tuple[Figure, Axes]:
-    """Weighted reliability diagram: the fraction of positives against the predicted probability.
+    r"""Weighted reliability diagram: the fraction of positives against the predicted probability.
 
     One point per bin of the predicted probability, at the weighted mean prediction
     and the weighted fraction of positives, with the binomial error bar
-    ``sqrt(f (1 - f) / n_eff)`` of the bin's effective events; the dotted diagonal is
+    :math:`√(f (1 - f) / n_\text{eff})` of the bin's effective events; the dotted diagonal is
     perfect calibration. The numbers are :func:`dctrgan.stats.calibration_curve`'s.
     For DCTR, whose weight ``p / (1 - p)`` is only right if the classifier is
     calibrated, plot the held-out predictions with the reference as positives.

@@ -4,7 +4,7 @@
 challenge's format (:class:`dctrgan.io.calochallenge.ChallengeShowers`), splits each
 into a part to fit DCTR on and a part to report on, fits DCTR on the challenge's
 high-level features and the incident energy, weights the model's held-out showers and
-compares them with the reference's held-out showers: the separation power ``<S^2>`` of
+compares them with the reference's held-out showers: the separation power :math:`⟨S^2⟩` of
 every feature before and after weighting, an independent classifier test (AUC and the
 JSD bound) before and after, ``n_eff / N``, and the Fréchet and kernel physics
 distances (FPD, KPD) before and after. ``dctrgan calochallenge`` runs it from the shell.
@@ -39,7 +39,7 @@ class ChallengeReport:
     """What :func:`calochallenge` found.
 
     Attributes:
-        comparison: every feature's ``<S^2>`` and ``r`` before and after weighting, and the
+        comparison: every feature's :math:`⟨S^2⟩` and ``r`` before and after weighting, and the
             classifier tests (:class:`dctrgan.report.Comparison`), on the held-out showers.
         fpd_unweighted: FPD of the model's held-out showers to the reference's.
         fpd_weighted: the same with the DCTR weights.

@@ -1,7 +1,7 @@
 """:func:`compare`, which compares a weighted model sample with a reference observable
-by observable (``<S^2>`` and ``r`` without and with the weights, their spread over
+by observable (:math:`⟨S^2⟩` and ``r`` without and with the weights, their spread over
 replicas of the weighting, and an independent classifier test), and its result
-:class:`Comparison`: the :class:`~dctrgan.report.table.Table` of the numbers with its
+:class:`Comparison`: the table of the numbers with its
 Markdown and files."""
 
 from __future__ import annotations
@@ -47,19 +47,19 @@ _TRACE_UNITS = {"total_signal": "VEM", "max_station_signal": "VEM", "rise_time":
 class Comparison(Table):
     """Observable-by-observable comparison of a weighted model sample with a reference.
 
-    Its numbers come from :class:`dctrgan.report.table.Table`: ``floor_unweighted`` and
+    Its numbers (from the table it extends): ``floor_unweighted`` and
     ``floor_weighted`` (:func:`statistical_floor` without and with the weights),
     ``neff_fraction`` (``n_eff / N`` of the weighted model), ``groups``,
     ``comparison[observable]`` (its :class:`Entry`),
-    :meth:`~dctrgan.report.table.Table.median` of a column and
-    :meth:`~dctrgan.report.table.Table.to_csv`.
+    :meth:`median` of a column and
+    :meth:`to_csv`.
 
     Attributes:
         entries: one :class:`Entry` per observable, in order.
         bins: number of bins of every histogram.
         n_reference: events in the reference sample.
         n_model: events in the model sample.
-        neff_reference: effective entries ``(sum w)^2 / sum w^2`` of the reference.
+        neff_reference: effective entries :math:`(Σ w)^2 / Σ w^2` of the reference.
         neff_model: effective entries of the weighted model sample.
         evaluation: which events were compared (e.g. "held-out test split"), for the header.
         n_replicas: replicas of the weighting behind the entries' spreads (0: none).
@@ -73,7 +73,7 @@ class Comparison(Table):
 
     def to_markdown(self, title: str = "Reweighting report", figures: Sequence[str] = ()) -> str:
         """The table as Markdown: header with sample sizes and floors, medians, the
-        classifier test if run, every observable (:func:`dctrgan.report.markdown.render`).
+        classifier test if run, every observable (``dctrgan.report.markdown.render``).
 
         Args:
             title: the first heading.
@@ -151,7 +151,7 @@ def _scores(
     weightings: Sequence[np.ndarray | None],
     bin_edges: np.ndarray,
 ) -> list[tuple[float, float]]:
-    """``<S^2>`` and ``r`` against the reference of the model under each of ``weightings``
+    """:math:`⟨S^2⟩` and ``r`` against the reference of the model under each of ``weightings``
     (weights, or None for none); the reference histogrammed once."""
     h_ref, _ = np.histogram(x_ref, bins=bin_edges, weights=w_ref)
     out = []
@@ -196,7 +196,7 @@ def compare_observable(
         group: the group to store.
 
     Returns:
-        The :class:`Entry` with ``<S^2>`` and ``r`` without and with the weights.
+        The :class:`Entry` with :math:`⟨S^2⟩` and ``r`` without and with the weights.
 
     Raises:
         ValueError: for non-finite values or invalid weights.
@@ -224,7 +224,7 @@ def compare_observable(
 
 
 def _separation(h1: np.ndarray, h2: np.ndarray) -> float:
-    """``<S^2>``, or NaN where a histogram has no entries in the range."""
+    """:math:`⟨S^2⟩`, or NaN where a histogram has no entries in the range."""
     if h1.sum() <= 0 or h2.sum() <= 0:
         return math.nan
     return stats.separation_power(h1, h2)
@@ -285,7 +285,7 @@ def compare(
 ) -> Comparison:
     """Compare every observable of a weighted model sample with a reference sample.
 
-    With ``replicas``, ``<S^2>`` and ``r`` of the weighted model are computed for
+    With ``replicas``, :math:`⟨S^2⟩` and ``r`` of the weighted model are computed for
     every replica of the weighting as for the nominal weights (on the same bins),
     and their standard deviation over the replicas is kept as the entries'
     ``s2_weighted_spread`` and ``r_weighted_spread``: the reweighting uncertainty of
@@ -318,7 +318,7 @@ def compare(
             observables (columns in ``names`` order), reference against the model,
             once without and once with ``weights`` (``reference_weights`` both times).
         test_options: settings of :func:`dctrgan.stats.classifier_test` (``epochs``,
-            ``folds``, ``seed``, ...), over :data:`TEST_OPTIONS`.
+            ``folds``, ``seed``, ...), over ``TEST_OPTIONS``.
 
     Returns:
         The :class:`Comparison`.

@@ -1,4 +1,4 @@
-"""A :class:`dctrgan.report.Comparison` (its :class:`~dctrgan.report.table.Table`) as
+"""A :class:`dctrgan.report.Comparison` (its table) as
 Markdown: the header with sample sizes and floors, the medians, the independent
 classifier test, the figures and every observable.
 

@@ -41,16 +41,17 @@ _Column = Literal[
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """The comparison of one observable.
+    r"""The comparison of one observable.
 
     Attributes:
         observable: name of the observable.
         unit: its unit (``""`` for a count).
         group: ``"input"`` for a classifier input, ``"held-out"`` for the others.
-        s2_unweighted: ``<S^2>`` of the model without the weights against the reference.
-        s2_weighted: ``<S^2>`` of the weighted model against the reference.
-        r_unweighted: uncertainty ratio ``r`` of the unweighted model.
-        r_weighted: uncertainty ratio ``r`` of the weighted model.
+        s2_unweighted: :math:`\langle S^2 \rangle` of the model without the weights against
+            the reference.
+        s2_weighted: :math:`\langle S^2 \rangle` of the weighted model against the reference.
+        r_unweighted: uncertainty ratio :math:`r` of the unweighted model.
+        r_weighted: uncertainty ratio :math:`r` of the weighted model.
         s2_weighted_spread: standard deviation (``ddof=1``) of ``s2_weighted`` over the
             replicas of the weighting, its reweighting uncertainty (NaN without replicas).
         r_weighted_spread: the same for ``r_weighted``.
@@ -79,7 +80,7 @@ class Entry:
 
 
 def statistical_floor(bins: int, n1: float, n2: float) -> float:
-    """Expected ``<S^2>`` of two samples of the same distribution, ``inf`` for an empty one.
+    """Expected :math:`⟨S^2⟩` of two samples of the same distribution, ``inf`` for an empty one.
 
     :func:`dctrgan.stats.statistical_floor` (``(bins - 1) / 4 (1/n1 + 1/n2)``, which
     refuses a bad argument by name), except that a sample of zero (effective) entries
@@ -172,7 +173,7 @@ class Table:
 
     def summary(self) -> str:
         """A few lines of plain text (what ``dctrgan report`` and ``dctrgan demo``
-        print): the median ``<S^2>`` before and after weighting, their ratio and ``r``
+        print): the median :math:`⟨S^2⟩` before and after weighting, their ratio and ``r``
         per group, the floors, ``n_eff / N`` (± its spread over the replicas) and the
         independent classifier test's AUCs, if run."""
         lines = [f"  {'median over':<28}{'S2 before':>12}{'S2 after':>12}{'ratio':>9}{'r':>7}"]

@@ -115,7 +115,7 @@ class GaussianMixture:
         return np.asarray(np.exp(self.log_pdf(x)))
 
     def assign(self, x: Any) -> np.ndarray:
-        """Most probable mode of each point: ``(N, d)`` -> ``(N,)`` indices into :attr:`means`."""
+        """Most probable mode of each point: ``(N, d)`` -> ``(N,)`` indices into ``means``."""
         return np.asarray(np.argmax(self._log_components(self._points(x)), axis=1))
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> np.ndarray:

@@ -86,12 +86,13 @@ def _kolmogorov(x: float) -> float:
 
 
 def ks_test(h1: Any, h2: Any, *, flow: bool = False) -> KSTest:
-    """Weighted Kolmogorov-Smirnov distance of two 1-D histograms, with an approximate p-value.
+    r"""Weighted Kolmogorov-Smirnov distance of two 1-D histograms, with an approximate p-value.
 
-    ``D = max_i |F1_i - F2_i|`` over the bin edges, ``F`` the cumulative sums of weights
-    normalised to 1. The p-value is the asymptotic Kolmogorov one,
-    ``Q((sqrt(n) + 0.12 + 0.11/sqrt(n)) D)`` with ``n = n1 n2 / (n1 + n2)`` and ``n1``,
-    ``n2`` the effective entries ``(sum w)^2 / sum w^2`` of the histograms (Stephens'
+    :math:`D = \max_i \lvert F_{1,i} - F_{2,i} \rvert` over the bin edges, :math:`F` the
+    cumulative sums of weights normalised to 1. The p-value is the asymptotic Kolmogorov
+    one, :math:`Q\big((\sqrt{n} + 0.12 + 0.11/\sqrt{n})\, D\big)` with
+    :math:`n = n_1 n_2 / (n_1 + n_2)` and :math:`n_1`, :math:`n_2` the effective entries
+    :math:`(\sum w)^2 / \sum w^2` of the histograms (Stephens'
     form, as in Numerical Recipes). Two approximations: effective entries in place of
     event counts (exact for weights independent of the observable), and the binning,
     which can only lower ``D`` (the CDFs are compared at the edges only), so the
@@ -128,14 +129,14 @@ def ks_test(h1: Any, h2: Any, *, flow: bool = False) -> KSTest:
 
 @dataclasses.dataclass(frozen=True)
 class CalibrationCurve:
-    """A weighted reliability curve (:func:`calibration_curve`); arrays of one value per bin.
+    r"""A weighted reliability curve (:func:`calibration_curve`); arrays of one value per bin.
 
     Attributes:
         edges: ``(B + 1,)`` bin edges in the predicted probability.
         predicted: weighted mean predicted probability in each bin.
         observed: weighted fraction of positives in each bin.
-        error: binomial uncertainty of ``observed``, ``sqrt(f (1 - f) / n_eff)``.
-        n_eff: effective events ``(sum w)^2 / sum w^2`` in each bin.
+        error: binomial uncertainty of ``observed``, :math:`\sqrt{f (1 - f) / n_\text{eff}}`.
+        n_eff: effective events :math:`(\sum w)^2 / \sum w^2` in each bin.
     """
 
     edges: FloatArray

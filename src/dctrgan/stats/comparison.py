@@ -1,5 +1,5 @@
-"""Comparisons of two histograms or samples: the separation power ``S²`` (DCTRGAN eq. 15),
-bin-by-bin ratios, and the statistical floor of ``S²``."""
+"""Comparisons of two histograms or samples: the separation power :math:`S^2` (DCTRGAN eq. 15),
+bin-by-bin ratios, and the statistical floor of :math:`S^2`."""
 
 from __future__ import annotations
 
@@ -23,12 +23,16 @@ __all__ = ("histogram_ratio", "separation_power", "statistical_floor", "statisti
 def separation_power(
     h1: Any, h2: Any, bins: Any = None, *, weights1: Any = None, weights2: Any = None
 ) -> float:
-    """Separation power ``<S^2> = 1/2 sum_i (p1_i - p2_i)^2 / (p1_i + p2_i)``.
+    r"""Separation power of two histograms or samples (DCTRGAN eq. 15):
 
-    ``p`` are the bin contents normalized to unit sum, so the result is 0 for
+    .. math::
+
+        \langle S^2 \rangle = \frac{1}{2} \sum_i \frac{(p_{1,i} - p_{2,i})^2}{p_{1,i} + p_{2,i}}.
+
+    :math:`p_1`, :math:`p_2` are the bin contents normalized to unit sum, so the result is 0 for
     identical shapes, 1 for histograms that share no bin, and independent of the
-    bin widths. Two finite samples of the same distribution give about ``B/(2N)``
-    for ``B`` bins and ``N`` (effective) events each: the statistical floor
+    bin widths. Two finite samples of the same distribution give about :math:`B/(2N)`
+    for :math:`B` bins and :math:`N` (effective) events each: the statistical floor
     (:func:`statistical_floor`).
 
     Args:
@@ -41,10 +45,10 @@ def separation_power(
         weights2: per-event weights of the sample ``h2`` (with ``bins``).
 
     Signed weights (NLO generators) are summed per bin as they are. A bin empty
-    in both histograms adds nothing (``p1 + p2 = 0``); a bin whose normalized
+    in both histograms adds nothing (:math:`p_1 + p_2 = 0`); a bin whose normalized
     content is negative (below ``-1e-12``, rounding) is an error, not a number:
     there the formula is no distance (a negative term, or one that diverges as
-    ``p1 + p2 -> 0``). Merge bins or add events until every bin is non-negative.
+    :math:`p_1 + p_2 \to 0`). Merge bins or add events until every bin is non-negative.
 
     Returns:
         The separation power, in [0, 1].
@@ -147,13 +151,14 @@ def histogram_ratio(
 
 
 def statistical_floor(bins: int, n1: float, n2: float) -> float:
-    """Expected ``<S^2>`` of two finite samples of the same distribution (DCTRGAN eq. 15).
+    r"""Expected :math:`\langle S^2 \rangle` of two samples of one distribution (DCTRGAN eq. 15).
 
-    ``(bins - 1) / 4 * (1/n1 + 1/n2)``, i.e. ``(B - 1) / (2N)`` for two samples of ``N``
-    events: the normalized contents of a bin of probability ``pi`` differ by
-    ``p - q`` of variance ``pi (1 - pi) (1/n1 + 1/n2)`` with ``p + q ~ 2 pi``. First
-    order in ``1/n``, every bin populated (pass the populated bins). For weighted
-    samples ``n`` is the effective number of entries ``(sum w)^2 / sum w^2`` (exact
+    :math:`\frac{B - 1}{4} \left(\frac{1}{n_1} + \frac{1}{n_2}\right)` for :math:`B` bins,
+    i.e. :math:`(B - 1) / (2N)` for two samples of :math:`N` events: the normalized
+    contents of a bin of probability :math:`\pi` differ by :math:`p - q` of variance
+    :math:`\pi (1 - \pi) (1/n_1 + 1/n_2)` with :math:`p + q \approx 2 \pi`. First order in
+    :math:`1/n`, every bin populated (pass the populated bins). For weighted samples
+    :math:`n` is the effective number of entries :math:`(\sum w)^2 / \sum w^2` (exact
     for weights that do not depend on the observable). Two forms: this one from
     numbers, :func:`statistical_floor_hist` (:meth:`dctrgan.Hist.statistical_floor`)
     from the two histograms.
@@ -164,8 +169,8 @@ def statistical_floor(bins: int, n1: float, n2: float) -> float:
         n2: the same for the second sample.
 
     Returns:
-        The expected ``<S^2>``: ``29 / 4 * 2 / 1000 = 0.0145`` for 30 bins and 1000
-        events each.
+        The expected :math:`\langle S^2 \rangle`: :math:`\frac{29}{4} \cdot \frac{2}{1000} = 0.0145`
+        for 30 bins and 1000 events each.
 
     Raises:
         ValueError: naming the argument, if ``bins`` is not a positive integer or
@@ -178,19 +183,25 @@ def statistical_floor(bins: int, n1: float, n2: float) -> float:
 
 
 def statistical_floor_hist(h1: Any, h2: Any, *, method: str = "n_eff") -> float:
-    """:func:`statistical_floor` for the :func:`separation_power` of two histograms.
+    r""":func:`statistical_floor` for the :func:`separation_power` of two histograms.
 
-    ``method="n_eff"``: ``B`` is the number of bins with entries in either histogram,
+    ``method="n_eff"``: :math:`B` is the number of bins with entries in either histogram,
     ``n1`` and ``n2`` their effective entries (:func:`effective_entries`; no flow
-    bins, as in ``S^2``): exact for weights that do not depend on the observable.
+    bins, as in :math:`S^2`): exact for weights that do not depend on the observable.
     ``method="bins"``: the first-order expectation bin by bin from the sums of
-    weights ``S_b`` and of squared weights ``V_b``,
-    ``1/2 sum_b (Var p1_b + Var p2_b) / (p1_b + p2_b)`` with
-    ``Var p_b = ((1 - p_b)^2 V_b + p_b^2 (V - V_b)) / S^2`` (``S``, ``V`` the totals),
+    weights :math:`S_b` and of squared weights :math:`V_b`,
+
+    .. math::
+
+        \frac{1}{2} \sum_b \frac{\operatorname{Var} p_{1,b} + \operatorname{Var} p_{2,b}}
+        {p_{1,b} + p_{2,b}}, \qquad
+        \operatorname{Var} p_b = \frac{(1 - p_b)^2 V_b + p_b^2 (V - V_b)}{S^2}
+
+    (:math:`S`, :math:`V` the totals),
     which is :func:`statistical_floor` for unit weights and stays right for weights
     that depend on the observable, signed ones included: for ``+-1`` weights of
     ``(1 + a) N(0, 1) - a N(0, 1/2)`` (``a = 1/2``) times their ratio to ``N(0, 1)``,
-    30 bins, ``10^5`` events each, the mean ``S^2`` of 200 pairs is ``3.38e-4``;
+    30 bins, ``10^5`` events each, the mean :math:`S^2` of 200 pairs is ``3.38e-4``;
     ``"bins"`` gives ``3.47e-4``, ``"n_eff"`` ``5.82e-4``.
 
     Args:
@@ -199,7 +210,7 @@ def statistical_floor_hist(h1: Any, h2: Any, *, method: str = "n_eff") -> float:
         method: ``"n_eff"`` or ``"bins"``.
 
     Returns:
-        The expected ``<S^2>`` of two samples of one distribution of these sizes.
+        The expected :math:`\langle S^2 \rangle` of two samples of one distribution of these sizes.
 
     Raises:
         ValueError: if the axes differ, a histogram lacks its sum of squared

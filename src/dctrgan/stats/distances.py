@@ -15,7 +15,7 @@ which the Fast Calorimeter Simulation Challenge reports as well:
 
 The published implementations take unweighted samples; here every event has a weight
 (DCTR weights, generator weights): means and covariances are weighted (with the
-reliability-weights correction ``W^2 / (W^2 - sum w^2)``, the ``N / (N - 1)`` of unit
+reliability-weights correction :math:`W^2 / (W^2 - Σ w^2)`, the ``N / (N - 1)`` of unit
 weights), and the MMD's pair sums are weighted, ``sum_{i != j} w_i w_j k(x_i, x_j) /
 sum_{i != j} w_i w_j`` within a sample, which is the unbiased estimator for unit
 weights. Features are divided by their largest absolute value in either sample first

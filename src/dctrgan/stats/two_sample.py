@@ -39,7 +39,7 @@ _EVALUATION_BLOCK = 4_096
 
 @dataclasses.dataclass(frozen=True)
 class ClassifierTest:
-    """Result of :func:`classifier_test`.
+    r"""Result of :func:`classifier_test`.
 
     Attributes:
         auc: weighted ROC AUC of the held-out scores, the reference the positive class:
@@ -57,7 +57,8 @@ class ClassifierTest:
         level: confidence level of the intervals.
         n_reference: events of the reference sample.
         n_model: events of the model sample.
-        n_eff_model: effective events ``(sum w)^2 / sum w^2`` of the weighted model sample.
+        n_eff_model: effective events :math:`(\sum w)^2 / \sum w^2` of the weighted model
+            sample.
         folds: number of folds (classifiers trained).
     """
 

@@ -34,10 +34,10 @@ __all__ = (
 
 
 def effective_entries(h_or_weights: Any, *, flow: bool = False) -> float:
-    """Kish effective number of entries ``(sum w)^2 / sum w^2``.
+    r"""Kish effective number of entries :math:`n_\text{eff} = (\sum_i w_i)^2 / \sum_i w_i^2`.
 
-    With signed weights the cancellation shows: a fraction ``f`` of weights ``-1``
-    among ``+1`` leaves ``N (1 - 2 f)^2`` effective entries (``N / 4`` at 25 %).
+    With signed weights the cancellation shows: a fraction :math:`f` of weights :math:`-1`
+    among :math:`+1` leaves :math:`N (1 - 2 f)^2` effective entries (:math:`N / 4` at 25 %).
 
     Args:
         h_or_weights: per-event weights, shape (N,); or a uhi histogram that knows
@@ -134,10 +134,10 @@ def _non_negative(weights: npt.ArrayLike | None, n: int, name: str) -> FloatArra
 
 
 def effective_counts(h: Any, *, flow: bool = False) -> FloatArray:
-    """Per-bin effective number of entries ``(sum w)^2 / sum w^2``.
+    r"""Per-bin effective number of entries :math:`(\sum w)^2 / \sum w^2`.
 
-    ``h.counts()`` of hist / boost-histogram returns ``sum w`` for a ``Weight()``
-    storage, not this. With signed weights a bin's ``sum w`` may be negative, its
+    ``h.counts()`` of hist / boost-histogram returns :math:`\sum w` for a ``Weight()``
+    storage, not this. With signed weights a bin's :math:`\sum w` may be negative, its
     effective count is still ``>= 0``: a bin of ``+1, +1, -1`` has ``1 / 3``.
 
     Args:
@@ -162,12 +162,12 @@ def effective_counts(h: Any, *, flow: bool = False) -> FloatArray:
 
 
 def _sigma_of_mean(x: FloatArray, w: FloatArray) -> float:
-    """Sampling estimate of the standard deviation of the weighted mean of ``x``.
+    r"""Sampling estimate of the standard deviation of the weighted mean of ``x``.
 
-    ``Var = sum w_i^2 (x_i - xbar)^2 / (sum w_i)^2``, DCTRGAN eqs. 7-8 with the
-    integrals replaced by sums and the weights normalized to ``sum w = N``
+    :math:`\mathrm{Var} = Σ w_i^2 (x_i - \bar x)^2 / (Σ w_i)^2`, DCTRGAN eqs. 7-8 with the
+    integrals replaced by sums and the weights normalized to :math:`Σ w = N`
     (eq. 10); for unit weights this is ``Var(x) / N``. The linearized variance of
-    the ratio ``sum w x / sum w``, it holds for weights of either sign (``w^2``).
+    the ratio :math:`Σ w x / Σ w`, it holds for weights of either sign (``w^2``).
     """
     sw = float(w.sum())
     mean = float(np.sum(w * x)) / sw  # np.sum, not np.dot: BLAS threads are slow on 1-D
@@ -181,17 +181,20 @@ def uncertainty_ratio(
     x_ref: npt.ArrayLike,
     w_ref: npt.ArrayLike | None = None,
 ) -> float:
-    """Ratio ``r`` of the uncertainties on the mean of an observable.
+    r"""Ratio :math:`r` of the uncertainties on the mean of an observable.
 
-    ``r = sigma(mean of x from the weighted model sample) / sigma(mean of x from
-    the reference sample)``, with the sampling estimates of DCTRGAN eqs. 6-8:
-    ``sigma^2 = sum_i w_i^2 (x_i - xbar)^2 / (sum_i w_i)^2`` for each sample, with
-    ``xbar`` its own weighted mean. This is invariant under a rescaling of either
-    set of weights. ``r^2`` is the factor ``N_model / N_ref`` of eq. 9 at equal
-    sample sizes; for unit weights and the same distribution,
-    ``r = sqrt(N_ref / N_model)`` up to sampling fluctuations. Signed weights enter
-    through ``w^2``: negative weights raise ``r`` (they cancel in ``sum w``, not in
-    ``sum w^2``).
+    :math:`r = \sigma_\text{model} / \sigma_\text{ref}`, the uncertainties of the mean
+    of :math:`x` from the weighted model sample and from the reference sample, with
+    the sampling estimates of DCTRGAN eqs. 6-8 for each sample,
+
+    .. math:: \sigma^2 = \frac{\sum_i w_i^2 (x_i - \bar x)^2}{(\sum_i w_i)^2},
+
+    :math:`\bar x` its own weighted mean. This is invariant under a rescaling of either
+    set of weights. :math:`r^2` is the factor :math:`N_\text{model} / N_\text{ref}` of
+    eq. 9 at equal sample sizes; for unit weights and the same distribution,
+    :math:`r = \sqrt{N_\text{ref} / N_\text{model}}` up to sampling fluctuations. Signed
+    weights enter through :math:`w^2`: negative weights raise :math:`r` (they cancel in
+    :math:`\sum w`, not in :math:`\sum w^2`).
 
     Args:
         x_model: (N_model,) observable values of the model (e.g. fast) sample.
@@ -245,16 +248,17 @@ def _hist_sigma_of_mean(h: Any, who: str, name: str) -> float:
 
 
 def uncertainty_ratio_hist(h_model: Any, h_ref: Any) -> float:
-    """Histogram-level approximation of :func:`uncertainty_ratio`.
+    r"""Histogram-level approximation of :func:`uncertainty_ratio`.
 
     The sums over events of :func:`uncertainty_ratio` become sums over bins, each
-    event placed at its bin center: ``sigma^2 = sum_b S2_b (c_b - cbar)^2 /
-    (sum_b S1_b)^2``, with ``S1_b = sum w`` and ``S2_b = sum w^2`` of bin ``b``
-    (the histogram's values and variances), ``c_b`` the bin centers and ``cbar`` the
+    event placed at its bin center:
+    :math:`\sigma^2 = \sum_b S_{2,b} (c_b - \bar c)^2 / (\sum_b S_{1,b})^2`, with
+    :math:`S_{1,b} = \sum w` and :math:`S_{2,b} = \sum w^2` of bin :math:`b` (the
+    histogram's values and variances), :math:`c_b` the bin centers and :math:`\bar c` the
     weighted mean of the centers. It ignores the spread within bins and the flow
     bins, so it approaches the event-level ``r`` for fine binnings that contain
     the samples. It is exact in one case: for unit weights and histograms of the
-    same shape (proportional contents) it gives ``sqrt(N_ref / N_model)``.
+    same shape (proportional contents) it gives :math:`\sqrt{N_\text{ref} / N_\text{model}}`.
 
     Args:
         h_model: 1-D uhi histogram of the (weighted) model sample, ``Weight()``
@@ -292,7 +296,7 @@ def _moved(
 def weighted_mean(
     x: npt.ArrayLike, w: npt.ArrayLike | None = None, axis: int = 0
 ) -> FloatArray | float:
-    """Weighted mean ``sum w x / sum w`` along the event axis.
+    r"""Weighted mean :math:`\sum_i w_i x_i / \sum_i w_i` along the event axis.
 
     Args:
         x: samples; events along ``axis``, e.g. (N,) or (N, d).
@@ -312,11 +316,12 @@ def weighted_mean(
 def weighted_variance(
     x: npt.ArrayLike, w: npt.ArrayLike | None = None, axis: int = 0
 ) -> FloatArray | float:
-    """Weighted variance ``sum w (x - xbar)^2 / sum w`` along the event axis.
+    r"""Weighted variance :math:`\sum_i w_i (x_i - \bar x)^2 / \sum_i w_i` along the events.
 
     The biased (population, ``ddof=0``) form, as ``numpy.var``'s default. With
-    signed weights it estimates the variance of the signed density ``sum w
-    delta(x - x_i)``, with the precision of ``n_eff = (sum w)^2 / sum w^2`` events
+    signed weights it estimates the variance of the signed density
+    :math:`\sum_i w_i \delta(x - x_i)`, with the precision of
+    :math:`n_\text{eff} = (\sum w)^2 / \sum w^2` events
     (:func:`effective_entries`), not ``N``; where cancellations leave it negative,
     which no variance is, it raises rather than return the number.
 

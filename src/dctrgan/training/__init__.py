@@ -1,6 +1,6 @@
-"""Training: the loops (:mod:`.loop`: :func:`train` by epochs, :func:`train_steps` by
+"""Training: the loops (``loop.py``: :func:`train` by epochs, :func:`train_steps` by
 adversarial steps, :class:`Loader`, :func:`gradient_penalty`) and the chores every
-estimator shares (:mod:`.chores`: device, mixed precision, seeding, :func:`threads`,
+estimator shares (``chores.py``: device, mixed precision, seeding, :func:`threads`,
 :func:`rows`, :func:`require_fitted`, :func:`frozen`).
 """
 

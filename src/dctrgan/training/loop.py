@@ -483,7 +483,7 @@ def train_steps(
     The loop of adversarial training, which counts generator updates rather than
     epochs: each step takes the next batch (a :class:`Loader` is iterated again,
     reshuffled, when it runs out) and returns named losses, all of which are kept.
-    Losses returned as tensors are read in groups, at most :data:`LOSS_AGE` seconds
+    Losses returned as tensors are read in groups, at most ``LOSS_AGE`` seconds
     apart (one device sync per group, not per step); the bar shows the latest ones.
 
     Args:

@@ -1,6 +1,6 @@
 """WGAN-GP with a constrainer: events generated conditioned on a label (energy).
 
-:class:`WGAN` (:mod:`.model`) with its hyperparameters (:mod:`.config`).
+:class:`WGAN` (``model.py``) with its hyperparameters (:mod:`.config`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
-"""WGAN: a Wasserstein GAN with gradient penalty and a label constrainer.
+r"""WGAN: a Wasserstein GAN with gradient penalty and a label constrainer.
 
-A generator ``g(z, y)`` learns to produce events ``x`` (toy points, 9 x 9 air-shower
-signal patterns, calorimeter voxels) from Gaussian noise ``z`` and, optionally, a
-physics label ``y`` (the primary or incident energy). A critic ``f`` estimates the
+A generator :math:`g(z, y)` learns to produce events :math:`x` (toy points, 9 x 9 air-shower
+signal patterns, calorimeter voxels) from Gaussian noise :math:`z` and, optionally, a
+physics label :math:`y` (the primary or incident energy). A critic :math:`f` estimates the
 Wasserstein distance between real and generated events, kept 1-Lipschitz by a
-gradient penalty; a constrainer ``a`` learns to reconstruct the label from real
-events, and the generator pays ``kappa (y - a(g(z, y)))^2`` for events whose
+gradient penalty; a constrainer :math:`a` learns to reconstruct the label from real
+events, and the generator pays :math:`\kappa\, [y - a(g(z, y))]^2` for events whose
 reconstructed label misses the one asked for (Erdmann et al. sec. 2.1-2.3)::
 
     from dctrgan.simulate import airshower
@@ -81,7 +81,7 @@ def _widths(value: Sequence[int] | None, default: tuple[int, ...]) -> tuple[int,
 
 
 class WGAN(Exports):
-    """A Wasserstein GAN with gradient penalty and, with a label, a constrainer.
+    r"""A Wasserstein GAN with gradient penalty and, with a label, a constrainer.
 
     The networks follow ``shape``; arguments left at ``None`` take the defaults of
     its family:
@@ -144,8 +144,9 @@ class WGAN(Exports):
         condition_dim: number of labels (0: unconditional, no constrainer).
         latent: dimension of the Gaussian noise ``z``.
         n_critic: critic (and constrainer) updates per generator update.
-        gp: ``lambda`` of the gradient penalty (eq. 4).
-        kappa: weight of the constrainer term ``C3`` in the generator loss (eq. 7).
+        gp: :math:`\lambda` of the gradient penalty (eq. 4).
+        kappa: :math:`\kappa`, weight of the constrainer term :math:`C_3` in the generator
+            loss (eq. 7).
         lr: Adam learning rate of all three networks.
         betas: Adam betas (``loss="wasserstein"``).
         loss: ``"wasserstein"`` (WGAN-GP) or ``"bce"`` (vanilla GAN, sigmoid
