@@ -158,12 +158,8 @@ def tree_scan(
             lambda: GBReweighter(**{**HEP_ML, "n_estimators": trees}).fit(*x_train)
         )
         w = np.asarray(refit.predict_weights(x_test), np.float64)
-        key = "trees" if reached else "best_trees"
-        out |= {
-            key: trees,
-            "seconds" if reached else "best_seconds": seconds,
-            "median_s2_refit": input_s2(full, fast, w),
-        }
+        out["median_s2_refit"] = input_s2(full, fast, w)
+        out |= {"trees": trees, "seconds": seconds} if reached else {"best_seconds": seconds}
     return out
 
 

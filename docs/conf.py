@@ -12,6 +12,7 @@ import ast
 import dataclasses
 import importlib
 import inspect
+import os
 import pkgutil
 import re
 import sys
@@ -397,17 +398,12 @@ def setup(app: Sphinx) -> None:
 # (docs/auto_tutorials/*.py.md5) and runs only scripts whose md5 changed
 # (run_stale_examples=False); delete docs/auto_tutorials/ to run all of them again, or
 # build with -D plot_gallery=0 to render the pages without running anything.
-import os
-import sys
-from pathlib import Path
-
-_docs = Path(__file__).resolve().parent
-sys.path.insert(0, str(_docs))  # _tutorial_figures, named by string below (picklable)
+sys.path.insert(0, str(ROOT / "docs"))  # _tutorial_figures, named by string below (picklable)
 os.environ["DCTRGAN_TUTORIAL_QUICK"] = "1"
 os.environ["MPLBACKEND"] = "Agg"
 # tutorial 7 reads the NanoAOD file of the tests (sphinx-gallery gives scripts no __file__)
 os.environ["DCTRGAN_NTUPLE"] = str(
-    _docs.parent / "tests" / "data" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
+    ROOT / "tests" / "data" / "nanoAOD_2015_CMS_Open_Data_ttbar.root"
 )
 sphinx_gallery_conf = {
     "examples_dirs": "../tutorials",
