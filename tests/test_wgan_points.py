@@ -1,4 +1,5 @@
-"""The WGAN for points: presets, the clusters, the generator average, old files."""
+"""The WGAN for points: presets, the mixture's components, the residual generator, the
+generator average, old files."""
 
 from __future__ import annotations
 
@@ -54,7 +55,9 @@ def test_the_paper_preset_is_the_dctrgan_toy_networks() -> None:
     assert paper == (0, 0.0, [15, 15], [25, 25])
 
 
-@pytest.mark.parametrize(("options", "k"), [({"preset": "clusters"}, 50), ({"clusters": 12}, 12)])
+@pytest.mark.parametrize(
+    ("options", "k"), [({}, 50), ({"preset": "clusters"}, 50), ({"clusters": 12}, 12)]
+)
 def test_the_generator_and_critic_take_the_cluster_code(options: dict[str, Any], k: int) -> None:
     wgan = fitted(WGAN(2, progress=False, **options), 2)
     c = wgan.config
@@ -64,9 +67,49 @@ def test_the_generator_and_critic_take_the_cluster_code(options: dict[str, Any],
     assert parameters(wgan.critic) == mlp_parameters(2 + k, tuple(c["critic_hidden"]), 1)
 
 
-def test_the_defaults_for_points_are_the_paper_nets() -> None:
-    for dim in (1, 2):
-        assert WGAN(dim).config == WGAN(dim, preset="paper").config
+def test_the_defaults_for_points_correct_a_mixture_with_wider_nets() -> None:
+    for dim, latent in ((1, 5), (2, 8), (12, 12)):  # the latent holds the d Gaussian draws
+        c = WGAN(dim).config
+        mixture = (c["clusters"], c["residual"], c["ema"], c["hidden"], c["critic_hidden"])
+        assert mixture == (50, True, 0.999, [64, 64], [64, 64])
+        assert c["latent"] == latent
+        paper = WGAN(dim, preset="paper").config
+        differ = ("clusters", "residual", "ema", "hidden", "critic_hidden", "latent")
+        assert c | {k: paper[k] for k in differ} == paper
+    assert WGAN(3, preset="clusters").config == WGAN(3, residual=False).config
+    # 1D defaults: generator 56 -> 64 -> 64 -> 1 (5 noise values and 50 codes)
+    one = fitted(WGAN(1, progress=False), 1)
+    assert parameters(one.generator) == (55 * 64 + 64) + (64 * 64 + 64) + (64 + 1) == 7809
+    assert parameters(one.critic) == mlp_parameters(51, (64, 64), 1) == 7553
+
+
+def test_the_residual_generator_starts_as_the_mixture() -> None:
+    # before any update the generator draws each component's Gaussian: 0 updates is not
+    # possible, so an untrained copy gets the fitted buffers
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-5, 0.5, (6000, 1)), rng.normal(5, 1.0, (4000, 1))])
+    wgan = WGAN(1, clusters=4, progress=False, seed=1).fit(x, steps=1, batch_size=16)
+    fresh = WGAN(1, clusters=4, progress=False, seed=1)._build().generator
+    for name in ("centres", "scales", "fractions"):
+        fresh.get_buffer(name).copy_(wgan.generator.get_buffer(name))
+    fractions = wgan.generator.get_buffer("fractions").numpy()
+    assert int((fractions > 0).sum()) == 2  # the BIC's choice, of at most 4
+    generator = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        z = noise(20_000, 5, fresh.get_buffer("fractions"), generator=generator)
+        s = fresh(z).numpy()[:, 0] * x.std() + x.mean()  # standardized -> data units
+    left, right = s[s < 0], s[s > 0]
+    assert len(left) / len(s) == pytest.approx(0.6, abs=0.015)
+    assert (left.mean(), left.std()) == pytest.approx((-5, 0.5), abs=0.03)
+    assert (right.mean(), right.std()) == pytest.approx((5, 1.0), abs=0.05)
+
+
+def test_residual_needs_clusters_and_a_latent_of_d() -> None:
+    with pytest.raises(ValueError, match="residual must be True or False"):
+        WGAN(4, latent=3)
+    with pytest.raises(ValueError, match="residual must be True or False"):
+        WGAN(2, clusters=0, residual=True)
+    assert WGAN(4, latent=3, residual=False).config["latent"] == 3
 
 
 def test_clusters_place_the_samples_with_the_data_shares() -> None:
@@ -84,6 +127,7 @@ def test_clusters_place_the_samples_with_the_data_shares() -> None:
 
 def test_conditional_points_have_no_clusters() -> None:
     assert WGAN(2, condition_dim=1, preset="clusters").config["clusters"] == 0
+    assert WGAN(2, condition_dim=1).config["residual"] is False
     with pytest.raises(ValueError, match="clusters must be an integer >= 0"):
         WGAN(2, condition_dim=1, clusters=4)
 
@@ -122,23 +166,28 @@ def test_noise_draws_the_cluster_code_with_the_fractions() -> None:
     assert noise(5, 3).shape == (5, 3)
 
 
-def test_kmeans_finds_separated_blobs() -> None:
+def test_the_mixture_finds_separated_blobs() -> None:
     rng = np.random.default_rng(3)
     centres = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 4.0]])
     x = np.concatenate([rng.normal(c, 0.2, (1000 * (i + 1), 2)) for i, c in enumerate(centres)])
-    found = fit_clusters(x.astype(np.float32), 3, seed=0)
-    order = np.argsort(found.centres[:, 0].numpy() * 10 + found.centres[:, 1].numpy())
-    assert_allclose(found.centres.numpy()[order], centres[[0, 2, 1]], atol=0.03)
-    assert_allclose(found.scales.numpy()[order], 0.2, atol=0.02)
-    assert_allclose(found.fractions.numpy()[order], np.array([1, 3, 2]) / 6, atol=1e-6)
+    found = fit_clusters(x.astype(np.float32), 8, seed=0)
+    assert found.used == 3  # three components by the BIC, of at most 8
+    assert_array_equal(found.fractions[3:].numpy(), 0.0)
+    order = np.argsort(found.centres[:3, 0].numpy() * 10 + found.centres[:3, 1].numpy())
+    assert_allclose(found.centres[:3].numpy()[order], centres[[0, 2, 1]], atol=0.03)
+    assert_allclose(found.scales[:3].numpy()[order], 0.2, atol=0.02)
+    # the fractions count every point's label: exact for blobs this far apart
+    assert_allclose(found.fractions[:3].numpy()[order], np.array([1, 3, 2]) / 6, atol=1e-6)
     labels = found.labels.numpy()
     blobs = np.repeat([0, 1, 2], [1000, 2000, 3000])
-    for blob in range(3):  # every point in its blob's cluster
+    for blob in range(3):  # every point in its blob's component
         assert len(np.unique(labels[blobs == blob])) == 1
-    # fewer points than clusters: the repeated centres stay empty, nothing breaks
+    # fewer points than components: at most one per point, nothing breaks
     few = fit_clusters(x[:3].astype(np.float32), 5, seed=0)
+    assert few.used <= 3
     assert float(few.fractions.sum()) == pytest.approx(1.0)
     assert bool((few.scales > 0).all())
+    assert bool(torch.isfinite(few.centres).all())
 
 
 def test_the_average_follows_the_training_without_changing_it() -> None:
@@ -163,7 +212,7 @@ def test_files_without_the_new_fields_load_as_the_paper_networks(tmp_path: Path)
     wgan.save(tmp_path / "new.pt")
     payload = torch.load(tmp_path / "new.pt", weights_only=True)
     config = json.loads(payload["config"])
-    for field in ("clusters", "hidden", "critic_hidden", "ema"):
+    for field in ("clusters", "hidden", "critic_hidden", "ema", "residual"):
         del config[field]
     payload["config"] = json.dumps(config, sort_keys=True)
     torch.save(payload, tmp_path / "old.pt")
@@ -177,12 +226,15 @@ THREE_MODES = GaussianMixture(
 )
 
 
-@pytest.mark.parametrize(("preset", "most_between"), [("paper", None), ("clusters", 0.03)])
+@pytest.mark.parametrize(
+    ("preset", "most_between"), [("default", 0.03), ("clusters", 0.03), ("paper", None)]
+)
 def test_three_separated_modes_are_covered(preset: str, most_between: float | None) -> None:
     # unequal masses 0.5 / 0.3 / 0.2, ten widths apart: after 400 steps (about 6 s) every
-    # mode's share of the samples is within 30 % of its mass (measured: paper nets 0.52,
-    # 0.27, 0.22; clusters 0.50, 0.30, 0.20); the clusters also leave few points more
-    # than three widths from every mode (0.012; the paper nets 0.25, the truth 0.003)
+    # mode's share of the samples is within 30 % of its mass (measured: the defaults and
+    # the clusters 0.501, 0.296, 0.204; paper nets 0.52, 0.27, 0.22); the defaults and the
+    # clusters also leave few points more than three widths from every mode (defaults
+    # 0.014, clusters 0.002; the paper nets 0.25, the truth 0.003)
     x = THREE_MODES.sample(20_000, seed=1)
     wgan = WGAN(1, preset=preset, progress=False, seed=0)  # type: ignore[arg-type]
     s = wgan.fit(x, steps=400).sample(20_000, seed=2)

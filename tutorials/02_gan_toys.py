@@ -13,10 +13,10 @@ and weights the GAN's points by it. Because the toys' densities are known exactl
 we can see how far the weighted GAN gets: mode by mode, and bin by bin against the
 integral of the true density.
 
-``preset="clusters"`` (a generator conditioned on k-means clusters of the data)
-covers these modes far better, but leaves finer structure that the weights do not
-repair (``benchmarks/gan_coverage.py``, ``benchmarks/gan_toys.py --preset clusters``);
-this tutorial keeps the paper's small generator, ``preset="paper"``.
+``WGAN``'s defaults for points (a Gaussian mixture of the data that the generator
+corrects) cover these modes with their masses and leave far less for the weights to
+do (``benchmarks/gan_coverage.py``, ``benchmarks/gan_toys.py``); this tutorial keeps
+the paper's small generator, ``preset="paper"``, to show what the weights repair.
 """
 
 from __future__ import annotations

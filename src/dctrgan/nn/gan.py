@@ -113,15 +113,20 @@ class PointGenerator(nn.Module):
     """``[z, condition] -> x``: an MLP with ReLU and a linear output, optionally per cluster.
 
     The DCTRGAN toys' generator is 2 x 15 (``hidden=(15, 15)``, no clusters).
-    With ``clusters = K > 0`` (a self-conditioned GAN: the data's soft k-means clusters
-    condition generator and critic) the input ends with the one-hot code of a cluster
-    (:func:`noise`), and the net's output is placed in that cluster:
-    ``x = centre_k + scale_k * MLP(z, code)``, with the clusters' centres, per-axis
-    standard deviations and fractions of the training data as buffers (set by
-    :class:`dctrgan.WGAN` before training). A continuous generator maps a connected
-    latent space onto a connected set, so one net must lay points between separated
-    modes; per cluster it draws a local, nearly unimodal piece only, and the clusters'
-    fractions put the right mass on each.
+    With ``clusters = K > 0`` (a self-conditioned GAN: the components of a Gaussian
+    mixture of the data condition generator and critic) the input ends with the
+    one-hot code of a component (:func:`noise`), and the net's output is placed in
+    that component: ``x = centre_k + scale_k * MLP(z, code)``, with the components'
+    means, per-axis standard deviations and fractions of the training data as buffers
+    (set by :class:`dctrgan.WGAN` before training). A continuous generator maps a
+    connected latent space onto a connected set, so one net must lay points between
+    separated modes; per component it draws a local, nearly unimodal piece only, and
+    the fractions put the right mass on each.
+
+    With ``residual`` the net learns a correction of the mixture: ``x = centre_k +
+    scale_k * (z[:d] + MLP(z, code))``, the first ``d`` noise values being the
+    component's own Gaussian draw; the last layer starts at zero, so the untrained
+    generator samples the mixture itself. Needs ``latent >= d``.
 
     Args:
         dim: the points' dimension ``d``.
@@ -129,9 +134,13 @@ class PointGenerator(nn.Module):
         condition_dim: number of labels.
         hidden: widths of the hidden layers.
         clusters: number of clusters ``K`` (0: none).
+        residual: the MLP corrects the mixture's Gaussian draw (with ``clusters`` only).
 
     Shape:
         ``z (B, latent + K)``, ``condition (B, c)`` to ``(B, d)``.
+
+    Raises:
+        ValueError: for ``residual`` without clusters or with ``latent < dim``.
 
     References:
         S. Liu, T. Wang, D. Bau, J.-Y. Zhu, A. Torralba, "Diverse Image Generation via
@@ -149,10 +158,23 @@ class PointGenerator(nn.Module):
         condition_dim: int,
         hidden: Sequence[int] = (15, 15),
         clusters: int = 0,
+        residual: bool = False,
     ) -> None:
         super().__init__()
+        if residual and not (clusters and latent >= dim):
+            msg = (
+                f"a residual generator needs clusters and latent >= {dim}, "
+                f"got clusters={clusters}, latent={latent}"
+            )
+            raise ValueError(msg)
         self.clusters = clusters
+        self.residual = residual
         self.net = MLP(latent + clusters + condition_dim, hidden, dim)
+        if residual:
+            last = self.net[-1]
+            assert isinstance(last, nn.Linear)
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
         if clusters:
             self.register_buffer("centres", torch.zeros(clusters, dim))
             self.register_buffer("scales", torch.ones(clusters, dim))
@@ -162,6 +184,8 @@ class PointGenerator(nn.Module):
         out: torch.Tensor = self.net(_with(z, condition))
         if self.clusters:
             code = z[:, -self.clusters :]
+            if self.residual:
+                out = z[:, : out.shape[-1]] + out
             out = code @ self.centres + out * (code @ self.scales)
         return out
 
@@ -419,14 +443,15 @@ def build_networks(
     clusters: int = 0,
     hidden: Sequence[int] = (15, 15),
     critic_hidden: Sequence[int] = (25, 25),
+    residual: bool = False,
 ) -> tuple[nn.Module, nn.Module, nn.Module | None]:
     """Fresh ``(generator, critic, constrainer)`` for events of ``shape``.
 
     The constrainer is ``None`` without a condition; the critic sees the condition
     only with ``critic_condition``. ``width`` scales the convolutional nets,
     ``dropout`` is the critic's dropout for patterns; ``clusters`` (see
-    :class:`PointGenerator`; the critic then also sees the cluster code), ``hidden``
-    and ``critic_hidden`` shape the nets of points.
+    :class:`PointGenerator`; the critic then also sees the cluster code), ``hidden``,
+    ``critic_hidden`` and ``residual`` shape the nets of points.
     """
     family = family_of(shape)
     seen = condition_dim if critic_condition else 0
@@ -435,7 +460,7 @@ def build_networks(
     constrainer: nn.Module | None
     if family == "points":
         dim = int(shape[0])
-        generator = PointGenerator(dim, latent, condition_dim, hidden, clusters)
+        generator = PointGenerator(dim, latent, condition_dim, hidden, clusters, residual)
         critic = PointCritic(dim, seen + clusters, critic_hidden)
         constrainer = PointConstrainer(dim, condition_dim) if condition_dim else None
     elif family == "patterns":

@@ -1,4 +1,4 @@
-"""The k-means clusters of a self-conditioned WGAN for points
+"""The Gaussian-mixture clusters of a self-conditioned WGAN for points
 (:class:`dctrgan.nn.gan.PointGenerator`).
 
 Private helper of :mod:`dctrgan.wgan`.
@@ -7,32 +7,41 @@ Private helper of :mod:`dctrgan.wgan`.
 from __future__ import annotations
 
 import dataclasses
+import logging
+import math
 
 import numpy as np
 import torch
 
 __all__ = ("Clusters", "fit_clusters")
 
-#: Lloyd iterations, and the most points they run on (a random subsample).
-_ITERATIONS = 25
-_SUBSAMPLE = 20_000
-#: Points assigned per distance matrix, and the most differences held at once.
+log = logging.getLogger("dctrgan")
+
+#: The most points the mixture is fitted on (a random subsample).
+_SUBSAMPLE = 10_000
+#: EM iterations per fit at most, and the gain in mean log-likelihood per point that ends them.
+_ITERATIONS = 200
+_TOLERANCE = 1e-5
+#: Fits per number of components (k-means++ starts; the most likely one counts).
+_STARTS = 2
+#: Numbers of components tried past the best BIC before the scan stops.
+_PATIENCE = 4
+#: Points whose responsibilities are computed at a time.
 _CHUNK = 65_536
-_ELEMENTS = 1 << 22
-#: Smallest per-axis scale of a cluster (the points are standardized).
+#: Smallest per-axis scale of a component (the points are standardized).
 _MIN_SCALE = 1e-3
 
 
 @dataclasses.dataclass(frozen=True)
 class Clusters:
-    """k-means clusters of standardized points.
+    """The components of a Gaussian mixture of standardized points.
 
     Attributes:
-        centres: ``(K, d)`` cluster means.
-        scales: ``(K, d)`` per-axis standard deviations of the clusters' points (at
-            least 1e-3; the median over the clusters for a cluster of one point or none).
-        fractions: ``(K,)`` the clusters' shares of the points (0 for an empty one).
-        labels: ``(N,)`` int64 cluster of every point (drawn; see :func:`fit_clusters`).
+        centres: ``(K, d)`` component means.
+        scales: ``(K, d)`` per-axis standard deviations (at least 1e-3).
+        fractions: ``(K,)`` the components' shares of the points: 0 for the components
+            beyond the number the BIC chose.
+        labels: ``(N,)`` int64 component of every point, drawn from its responsibilities.
     """
 
     centres: torch.Tensor
@@ -40,76 +49,132 @@ class Clusters:
     fractions: torch.Tensor
     labels: torch.Tensor
 
+    @property
+    def used(self) -> int:
+        """The number of components with points."""
+        return int((self.fractions > 0).sum())
 
-def _nearest(x: torch.Tensor, centres: torch.Tensor) -> torch.Tensor:
-    return torch.cat(
-        [torch.cdist(x[i : i + _CHUNK], centres).argmin(1) for i in range(0, len(x), _CHUNK)]
+
+@dataclasses.dataclass(frozen=True)
+class _Mixture:
+    means: torch.Tensor  # (k, d)
+    variances: torch.Tensor  # (k, d)
+    fractions: torch.Tensor  # (k,)
+
+    def log_joint(self, x: torch.Tensor) -> torch.Tensor:
+        """``(n, k)`` log of fraction times density of every point in every component.
+
+        The squared distances come from three products (no ``(n, k, d)`` array).
+        """
+        precision = 1.0 / self.variances
+        squared = (
+            (x * x) @ precision.T
+            - 2.0 * x @ (self.means * precision).T
+            + (self.means**2 * precision).sum(1)
+        )
+        norm = torch.log(self.fractions) - 0.5 * torch.log(2 * math.pi * self.variances).sum(1)
+        return norm - 0.5 * squared
+
+
+def _kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+    """``k`` starting means, each drawn with probability growing as the squared distance
+    to the nearest mean drawn before (Arthur and Vassilvitskii 2007)."""
+    first = int(torch.randint(len(x), (1,), generator=generator))
+    means = [x[first]]
+    nearest = ((x - x[first]) ** 2).sum(1)
+    for _ in range(1, k):
+        total = nearest.sum()
+        probability = nearest / total if total > 0 else torch.full_like(nearest, 1 / len(x))
+        pick = int(torch.multinomial(probability, 1, generator=generator))
+        means.append(x[pick])
+        nearest = torch.minimum(nearest, ((x - x[pick]) ** 2).sum(1))
+    return torch.stack(means)
+
+
+def _em(x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[_Mixture, float]:
+    """EM of a diagonal mixture of ``k`` components from a k-means++ start; the
+    mixture and its total log-likelihood."""
+    n, d = x.shape
+    spread = x.var(0).clamp(min=_MIN_SCALE**2) / k ** (2 / d)
+    mixture = _Mixture(
+        _kmeans_plus_plus(x, k, generator),
+        spread.expand(k, d).clone(),
+        torch.full((k,), 1.0 / k, dtype=x.dtype),
     )
+    previous = -math.inf
+    total = -math.inf
+    for _ in range(_ITERATIONS):
+        joint = mixture.log_joint(x)
+        per_point = torch.logsumexp(joint, 1)
+        total = float(per_point.sum())
+        responsibility = torch.exp(joint - per_point[:, None])
+        counts = responsibility.sum(0) + 1e-10
+        means = (responsibility.T @ x) / counts[:, None]
+        variances = (responsibility.T @ (x * x)) / counts[:, None] - means**2
+        mixture = _Mixture(means, variances.clamp(min=_MIN_SCALE**2), counts / n)
+        if total / n - previous < _TOLERANCE:
+            break
+        previous = total / n
+    return mixture, total
+
+
+def _best_mixture(x: torch.Tensor, k_max: int, seed: int) -> _Mixture:
+    """The mixture of at most ``k_max`` components with the smallest BIC.
+
+    The number of components rises from 1 and stops :data:`_PATIENCE` past the best.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    n, d = x.shape
+    best: tuple[float, _Mixture] | None = None
+    since = 0
+    for k in range(1, min(k_max, n) + 1):
+        mixture, likelihood = max(
+            (_em(x, k, generator) for _ in range(_STARTS)), key=lambda fit: fit[1]
+        )
+        parameters = k * (2 * d + 1) - 1
+        bic = -2.0 * likelihood + parameters * math.log(n)
+        if best is None or bic < best[0]:
+            best, since = (bic, mixture), 0
+        else:
+            since += 1
+            if since >= _PATIENCE:
+                break
+    assert best is not None  # k_max >= 1
+    return best[1]
 
 
 def fit_clusters(x: np.ndarray, k: int, seed: int) -> Clusters:
-    """Lloyd's k-means of ``x`` ``(N, d)`` (float32, standardized) with ``k`` clusters.
+    """A diagonal Gaussian mixture of ``x`` ``(N, d)`` (standardized) with at most ``k``
+    components, their number chosen by the BIC.
 
-    The centres start at ``k`` random points (drawn with replacement if ``N < k``: the
-    repeated ones stay empty) and move over a random subsample of at most 20,000
-    points for 25 iterations. Every point's cluster is then drawn from the clusters'
-    responsibilities as a Gaussian mixture (centres, per-axis scales and fractions of
-    the nearest-centre assignment): soft k-means. A cluster's points thin out smoothly
-    at its edges instead of ending at the wall of its Voronoi cell, which a generator
-    of that cluster could only follow with sharp edges; the clusters' sum is still
-    the data.
+    The mixture is fitted by EM (two k-means++ starts per number of components) on a
+    random subsample of at most 10,000 points; the number of components rises from 1
+    until the BIC has not improved for 4 numbers in a row. Every point's component is
+    then drawn from its responsibilities, and the components' fractions are those of
+    the drawn labels of all ``N`` points (a subsample's shares would put mode masses
+    off by its counting error). Components past the chosen number are empty
+    (fraction 0, never drawn).
     """
     rng = np.random.default_rng(seed)
-    points = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    points = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
     n, d = points.shape
-    sub = points[rng.permutation(n)[:_SUBSAMPLE]]
-    centres = sub[rng.choice(len(sub), size=k, replace=len(sub) < k)].clone()
-    for _ in range(_ITERATIONS):
-        labels = _nearest(sub, centres)
-        counts = torch.bincount(labels, minlength=k)
-        sums = torch.zeros(k, d).index_add_(0, labels, sub)
-        filled = counts > 0
-        centres[filled] = sums[filled] / counts[filled, None]
-    fractions, scales = _moments(points, _nearest(points, centres), k)
-    labels = _soft(points, centres, scales, fractions, seed)
-    fractions, scales = _moments(points, labels, k)
+    sub = points[torch.from_numpy(rng.permutation(n)[:_SUBSAMPLE])]
+    mixture = _best_mixture(sub, k, seed)
+    used = len(mixture.fractions)
+    log.info("WGAN: a Gaussian mixture of %d components (at most %d, by BIC)", used, k)
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.cat(
+        [_draw(mixture.log_joint(points[i : i + _CHUNK]), generator) for i in range(0, n, _CHUNK)]
+    )
+    centres, scales = torch.zeros(k, d), torch.ones(k, d)
+    centres[:used] = mixture.means.float()
+    scales[:used] = mixture.variances.sqrt().float()
+    fractions = torch.bincount(labels, minlength=k).float() / n
     return Clusters(centres=centres, scales=scales, fractions=fractions, labels=labels)
 
 
-def _soft(
-    points: torch.Tensor,
-    centres: torch.Tensor,
-    scales: torch.Tensor,
-    fractions: torch.Tensor,
-    seed: int,
-) -> torch.Tensor:
-    """Labels drawn from the clusters' responsibilities as a Gaussian mixture (one E step
-    of a diagonal mixture with the k-means centres, scales and fractions)."""
-    generator = torch.Generator().manual_seed(seed)
-    log_prior = torch.log(fractions.clamp(min=1e-12)) - torch.log(scales).sum(1)
-    chunk = max(1, _ELEMENTS // centres.numel())  # (chunk, K, d) differences at a time
-    out = []
-    for i in range(0, len(points), chunk):
-        u = (points[i : i + chunk, None, :] - centres) / scales
-        logits = log_prior - 0.5 * (u**2).sum(-1)
-        gumbel = -torch.log(-torch.log(torch.rand(logits.shape, generator=generator)))
-        out.append((logits + gumbel).argmax(1))
-    return torch.cat(out)
-
-
-def _moments(
-    points: torch.Tensor, labels: torch.Tensor, k: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The clusters' fractions and per-axis scales (see :class:`Clusters`)."""
-    n, d = points.shape
-    counts = torch.bincount(labels, minlength=k).to(torch.float64)
-    sums = torch.zeros(k, d, dtype=torch.float64).index_add_(0, labels, points.double())
-    squares = torch.zeros(k, d, dtype=torch.float64).index_add_(0, labels, points.double() ** 2)
-    many = counts > 1
-    mean = sums[many] / counts[many, None]
-    variance = (squares[many] - counts[many, None] * mean**2) / (counts[many, None] - 1)
-    scales = torch.ones(k, d, dtype=torch.float64)
-    scales[many] = variance.clamp(min=0).sqrt()
-    if bool(many.any()) and not bool(many.all()):
-        scales[~many] = scales[many].median(0).values
-    return (counts / n).float(), scales.clamp(min=_MIN_SCALE).float()
+def _draw(logits: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One index per row with probabilities ``softmax(logits)`` (the Gumbel-max trick)."""
+    uniform = torch.rand(logits.shape, generator=generator, dtype=logits.dtype)
+    gumbel = -torch.log(-torch.log(uniform.clamp(min=1e-300)))
+    return (logits + gumbel).argmax(1)

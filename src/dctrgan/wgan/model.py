@@ -89,10 +89,11 @@ class WGAN(Exports):
     ============  ===================  =====================  ======================
     argument      points ``(d,)``      patterns ``(H, W)``    volumes ``(L, H, W)``
     ============  ===================  =====================  ======================
-    networks      MLPs: G 2x15,        Tables 1-2 of Erdmann  3D (transposed) convs
-                  critic 2x25 (ReLU)   et al.; AixNet-like    (``width``, 2w, 4w)
-                                       conv constrainer
-    latent        5 (d=1), 8 (d>1)     80                     64
+    networks      MLPs: G 2x64 on a    Tables 1-2 of Erdmann  3D (transposed) convs
+                  Gaussian mixture,    et al.; AixNet-like    (``width``, 2w, 4w)
+                  critic 2x64 (ReLU)   conv constrainer
+    latent        5 (d=1), 8 (d>1),    80                     64
+                  at least d
     n_critic      5 (``bce``: 1)       8                      5
     gp (lambda)   0.1 (``bce``: 0)     3                      10
     kappa         1                    1e-3                   1e-3
@@ -106,23 +107,27 @@ class WGAN(Exports):
     ============  ===================  =====================  ======================
 
     The patterns column is the paper's (Erdmann et al. sec. 2.3; ``width=64`` is the
-    size of Tables 1-2), the points column the DCTRGAN toys (sec. III A: batch 128;
-    ``lambda = 0.1`` as in the toys of Gulrajani et al.: with ``lambda >= 1`` a 1D
-    critic that starts with the wrong slope cannot turn it, since the penalty is a
-    barrier at zero slope; latent 25 for the 5 x 5 grid is ``latent=25``).
-    ``preset="paper"`` keeps these networks should the defaults change.
+    size of Tables 1-2). The points column has the DCTRGAN toys' settings (sec. III A:
+    batch 128; ``lambda = 0.1`` as in the toys of Gulrajani et al.: with
+    ``lambda >= 1`` a 1D critic that starts with the wrong slope cannot turn it, since
+    the penalty is a barrier at zero slope) with other networks:
+    ``preset="paper"`` gives the toys' generator 2 x 15 and critic 2 x 25 (latent 25
+    for the 5 x 5 grid is ``latent=25``).
 
-    ``preset="clusters"`` (points without a condition) is a self-conditioned GAN on
-    50 soft k-means clusters of the data (``clusters``) with 2 x 64 nets and the
-    generator averaged over its last ~1000 updates (``ema=0.999``). One continuous
-    generator maps the connected noise onto a connected set and bridges separated
-    modes; one per cluster does not. On the DCTRGAN toys it is far closer to the truth
-    than the paper's nets (the 5 x 5 grid covered instead of smeared over its square;
-    ``benchmarks/gan_coverage.py``), but it leaves structure on the clusters' scale
-    that DCTR does not remove, so after weighting the paper's GAN ends closer on two
-    of the three toys (``docs/performance.md``): choose it where coverage matters
-    more than what weights can repair. ``loss="bce"``
-    with one discriminator update per step, no penalty and Adam
+    One continuous generator maps the connected noise onto a connected set, so the
+    paper's nets bridge separated modes (on the 5 x 5 grid no reweighting of them keeps
+    more than 14 % of the events). The defaults for points without a condition fit a
+    diagonal Gaussian mixture to the data (at most ``clusters=50`` components, their
+    number chosen by the BIC), condition generator and critic on its components (a
+    self-conditioned GAN) and let the generator learn a correction of each
+    component's Gaussian draw (``residual``), with 2 x 64 nets and the generator
+    averaged over its last ~1000 updates (``ema=0.999``): the modes are covered with
+    the data's masses, and what the GAN gets wrong is broad, which DCTR removes
+    (``benchmarks/gan_toys.py``, ``benchmarks/gan_coverage.py``, the figures in
+    ``docs/performance.md``). ``preset="clusters"`` is the same without the residual:
+    a free generator per component. Points with a condition have no clusters.
+
+    ``loss="bce"`` with one discriminator update per step, no penalty and Adam
     ``betas=(0.9, 0.999)`` is the vanilla GAN of the DCTRGAN toys.
 
     Inputs are scaled inside the model, and samples come back in physical units:
@@ -169,10 +174,15 @@ class WGAN(Exports):
         preset: ``"default"`` (the table), ``"paper"`` (the DCTRGAN toys' nets for
             points, Erdmann et al.'s for patterns; no paper has a 3D WGAN) or
             ``"clusters"`` (points: see above); explicit arguments override it.
-        clusters: points without a condition: the number of (soft) k-means clusters of
-            the training points that condition generator and critic, a self-conditioned
-            GAN (:class:`dctrgan.nn.gan.PointGenerator`); samples are drawn per cluster
-            with the clusters' shares of the training points. 0: one generator for all.
+        clusters: points without a condition: the most components of the Gaussian
+            mixture of the training points whose components condition generator and
+            critic, a self-conditioned GAN (:class:`dctrgan.nn.gan.PointGenerator`);
+            their number is chosen by the BIC, and samples are drawn per component
+            with the components' shares of the training points. 0: one generator for
+            all.
+        residual: with clusters: the generator learns a correction of each
+            component's Gaussian draw instead of drawing freely (needs
+            ``latent >= d``).
         hidden: points: widths of the generator's hidden layers.
         critic_hidden: points: widths of the critic's hidden layers.
         ema: decay of the generator's exponential moving average
@@ -220,10 +230,15 @@ class WGAN(Exports):
         hidden: Sequence[int] | None = None,
         critic_hidden: Sequence[int] | None = None,
         ema: float | None = None,
+        residual: bool | None = None,
     ) -> None:
         shape = (shape,) if isinstance(shape, int) else tuple(int(s) for s in shape)
         family = family_of(shape)
         d = defaults(family, preset)
+        if clusters is None:
+            clusters = d.clusters if not condition_dim else 0
+        if residual is None:
+            residual = d.residual and clusters != 0
         self.device = resolve_device(device)
         self.mixed_precision = resolve_mixed_precision(
             mixed_precision, self.device, pays=family == "volumes"
@@ -231,6 +246,7 @@ class WGAN(Exports):
         vanilla = loss == "bce"
         if latent is None:
             latent = 8 if family == "points" and shape[0] > 1 else d.latent
+            latent = max(latent, shape[0]) if residual else latent
         if width is None:
             width = d.width_cuda if self.device.type == "cuda" else d.width_cpu
         self._config = Config(
@@ -251,12 +267,11 @@ class WGAN(Exports):
             batch_size=_integer(batch_size if batch_size is not None else d.batch_size),
             steps=_integer(steps if steps is not None else d.steps),
             seed=_integer(seed),
-            clusters=_integer(
-                clusters if clusters is not None else (d.clusters if not condition_dim else 0)
-            ),
+            clusters=_integer(clusters),
             hidden=_widths(hidden, d.hidden),
             critic_hidden=_widths(critic_hidden, d.critic_hidden),
             ema=float(ema if ema is not None else d.ema),
+            residual=residual,
         )
         self.progress = progress
         self.history: dict[str, list[float]] = {}
@@ -309,6 +324,7 @@ class WGAN(Exports):
             clusters=c.clusters,
             hidden=c.hidden,
             critic_hidden=c.critic_hidden,
+            residual=c.residual,
         )
         nets = Networks(generator, critic, constrainer)
         for module in nets.modules().values():
