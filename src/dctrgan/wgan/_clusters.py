@@ -15,15 +15,16 @@ import torch
 
 __all__ = ("Clusters", "fit_clusters")
 
-log = logging.getLogger("dctrgan")
+log = logging.getLogger(__name__)
 
 #: The most points the mixture is fitted on (a random subsample).
 _SUBSAMPLE = 10_000
-#: EM iterations per fit at most, and the gain in mean log-likelihood per point that ends them.
-_ITERATIONS = 200
-_TOLERANCE = 1e-5
-#: Fits per number of components (k-means++ starts; the most likely one counts).
-_STARTS = 2
+#: EM iterations at most, and the gain in mean log-likelihood per point that ends them:
+#: while the number of components is scanned, and for the final fits of the chosen one.
+_SCAN = (100, 1e-4)
+_FINAL = (300, 1e-6)
+#: Final fits of the chosen number (greedy k-means++ starts; the most likely one counts).
+_STARTS = 3
 #: Numbers of components tried past the best BIC before the scan stops.
 _PATIENCE = 4
 #: Points whose responsibilities are computed at a time.
@@ -77,23 +78,33 @@ class _Mixture:
 
 
 def _kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """``k`` starting means, each drawn with probability growing as the squared distance
-    to the nearest mean drawn before (Arthur and Vassilvitskii 2007)."""
+    """``k`` starting means by greedy k-means++: each new mean is the best of
+    ``2 + log k`` candidates drawn with probability growing as the squared distance to
+    the nearest mean drawn before (Arthur and Vassilvitskii 2007), the one that lowers
+    the sum of those distances most. Plain k-means++ often leaves one of many separated
+    modes without a mean and spreads another mean over two (25 modes: EM from most
+    plain starts ends there)."""
+    tries = 2 + int(math.log(k))
     first = int(torch.randint(len(x), (1,), generator=generator))
     means = [x[first]]
     nearest = ((x - x[first]) ** 2).sum(1)
     for _ in range(1, k):
         total = nearest.sum()
         probability = nearest / total if total > 0 else torch.full_like(nearest, 1 / len(x))
-        pick = int(torch.multinomial(probability, 1, generator=generator))
-        means.append(x[pick])
-        nearest = torch.minimum(nearest, ((x - x[pick]) ** 2).sum(1))
+        picks = torch.multinomial(probability, tries, replacement=True, generator=generator)
+        options = torch.minimum(nearest, torch.cdist(x[picks], x) ** 2)  # (tries, n)
+        best = int(options.sum(1).argmin())
+        means.append(x[picks[best]])
+        nearest = options[best]
     return torch.stack(means)
 
 
-def _em(x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[_Mixture, float]:
-    """EM of a diagonal mixture of ``k`` components from a k-means++ start; the
-    mixture and its total log-likelihood."""
+def _em(
+    x: torch.Tensor, k: int, generator: torch.Generator, limits: tuple[int, float]
+) -> tuple[_Mixture, float]:
+    """EM of a diagonal mixture of ``k`` components from a k-means++ start, for at most
+    ``limits = (iterations, tolerance)``; the mixture and its total log-likelihood."""
+    iterations, tolerance = limits
     n, d = x.shape
     spread = x.var(0).clamp(min=_MIN_SCALE**2) / k ** (2 / d)
     mixture = _Mixture(
@@ -103,7 +114,7 @@ def _em(x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[_Mixture, 
     )
     previous = -math.inf
     total = -math.inf
-    for _ in range(_ITERATIONS):
+    for _ in range(iterations):
         joint = mixture.log_joint(x)
         per_point = torch.logsumexp(joint, 1)
         total = float(per_point.sum())
@@ -112,7 +123,7 @@ def _em(x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[_Mixture, 
         means = (responsibility.T @ x) / counts[:, None]
         variances = (responsibility.T @ (x * x)) / counts[:, None] - means**2
         mixture = _Mixture(means, variances.clamp(min=_MIN_SCALE**2), counts / n)
-        if total / n - previous < _TOLERANCE:
+        if total / n - previous < tolerance:
             break
         previous = total / n
     return mixture, total
@@ -121,35 +132,37 @@ def _em(x: torch.Tensor, k: int, generator: torch.Generator) -> tuple[_Mixture, 
 def _best_mixture(x: torch.Tensor, k_max: int, seed: int) -> _Mixture:
     """The mixture of at most ``k_max`` components with the smallest BIC.
 
-    The number of components rises from 1 and stops :data:`_PATIENCE` past the best.
+    The number of components rises from 1 (one short fit each) and stops
+    :data:`_PATIENCE` past the best; the best number is then fitted :data:`_STARTS`
+    times to convergence, and the most likely fit is kept.
     """
     generator = torch.Generator().manual_seed(seed)
     n, d = x.shape
-    best: tuple[float, _Mixture] | None = None
+    best: tuple[float, int] | None = None
     since = 0
     for k in range(1, min(k_max, n) + 1):
-        mixture, likelihood = max(
-            (_em(x, k, generator) for _ in range(_STARTS)), key=lambda fit: fit[1]
-        )
+        _, likelihood = _em(x, k, generator, _SCAN)
         parameters = k * (2 * d + 1) - 1
         bic = -2.0 * likelihood + parameters * math.log(n)
         if best is None or bic < best[0]:
-            best, since = (bic, mixture), 0
+            best, since = (bic, k), 0
         else:
             since += 1
             if since >= _PATIENCE:
                 break
     assert best is not None  # k_max >= 1
-    return best[1]
+    fits = [_em(x, best[1], generator, _FINAL) for _ in range(_STARTS)]
+    return max(fits, key=lambda fit: fit[1])[0]
 
 
 def fit_clusters(x: np.ndarray, k: int, seed: int) -> Clusters:
     """A diagonal Gaussian mixture of ``x`` ``(N, d)`` (standardized) with at most ``k``
     components, their number chosen by the BIC.
 
-    The mixture is fitted by EM (two k-means++ starts per number of components) on a
-    random subsample of at most 10,000 points; the number of components rises from 1
-    until the BIC has not improved for 4 numbers in a row. Every point's component is
+    The mixture is fitted by EM from greedy k-means++ starts on a random subsample of
+    at most 10,000 points: the number of components rises from 1 (a short fit each) until the
+    BIC has not improved for 4 numbers in a row, and the best number is fitted three
+    times to convergence (the most likely fit is kept). Every point's component is
     then drawn from its responsibilities, and the components' fractions are those of
     the drawn labels of all ``N`` points (a subsample's shares would put mode masses
     off by its counting error). Components past the chosen number are empty
