@@ -102,8 +102,9 @@ def _kmeans_plus_plus(x: torch.Tensor, k: int, generator: torch.Generator) -> to
 def _em(
     x: torch.Tensor, k: int, generator: torch.Generator, limits: tuple[int, float]
 ) -> tuple[_Mixture, float]:
-    """EM of a diagonal mixture of ``k`` components from a k-means++ start, for at most
-    ``limits = (iterations, tolerance)``; the mixture and its total log-likelihood."""
+    """EM of a diagonal mixture of ``k`` components from a greedy k-means++ start, for
+    at most ``limits = (iterations, tolerance)``; the mixture and its total
+    log-likelihood."""
     iterations, tolerance = limits
     n, d = x.shape
     spread = x.var(0).clamp(min=_MIN_SCALE**2) / k ** (2 / d)
@@ -160,13 +161,13 @@ def fit_clusters(x: np.ndarray, k: int, seed: int) -> Clusters:
     components, their number chosen by the BIC.
 
     The mixture is fitted by EM from greedy k-means++ starts on a random subsample of
-    at most 10,000 points: the number of components rises from 1 (a short fit each) until the
-    BIC has not improved for 4 numbers in a row, and the best number is fitted three
-    times to convergence (the most likely fit is kept). Every point's component is
-    then drawn from its responsibilities, and the components' fractions are those of
-    the drawn labels of all ``N`` points (a subsample's shares would put mode masses
-    off by its counting error). Components past the chosen number are empty
-    (fraction 0, never drawn).
+    at most 10,000 points: the number of components rises from 1 (a short fit each)
+    until the BIC has not improved for 4 numbers in a row, and the best number is
+    fitted three times to convergence (the most likely fit is kept). Every point's
+    component is then drawn from its responsibilities, and the components' fractions
+    are those of the drawn labels of all ``N`` points (a subsample's shares would put
+    mode masses off by its counting error). Components past the chosen number are
+    empty (fraction 0, never drawn).
     """
     rng = np.random.default_rng(seed)
     points = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float64))
