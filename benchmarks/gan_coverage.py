@@ -96,16 +96,19 @@ SHAPES: dict[str, Callable[[int, int], np.ndarray]] = {"ring": ring, "moons": mo
 
 
 def score_shape(
-    draw: Callable[[int, int], np.ndarray], options: dict[str, Any], seed: int
+    draw: Callable[[int, int], np.ndarray],
+    reference: np.ndarray,
+    options: dict[str, Any],
+    seed: int,
 ) -> dict[str, float]:
-    """Train one GAN on a shape and score its points against 1M points of the shape."""
+    """Train one GAN on a shape and score its points against ``reference``, the
+    histogram of 1M points of the shape."""
     options = dict(options)
     steps = options.pop("steps", SHAPE_STEPS)
     start = time.perf_counter()
     wgan = WGAN((2,), seed=seed, progress=False, **options)
     wgan.fit(draw(N_TRAIN, seed + 1), steps=steps)
     seconds = time.perf_counter() - start
-    reference = np.histogramdd(draw(1_000_000, 7), bins=SHAPE_EDGES)[0]
     counts = np.histogramdd(wgan.sample(N_SCORE, seed=seed + 2), bins=SHAPE_EDGES)[0]
     floor = np.histogramdd(draw(N_SCORE, seed + 3), bins=SHAPE_EDGES)[0]
     bound, holes = neff_bound(reference.ravel() / reference.sum(), counts.ravel())
@@ -191,9 +194,10 @@ def main() -> None:
                 )
     for shape, draw in ({} if quick else SHAPES).items():
         figures[shape] = {}
+        reference = np.histogramdd(draw(1_000_000, 7), bins=SHAPE_EDGES)[0]
         for name in SHAPE_VARIANTS:
             with threads(1):
-                runs = [score_shape(draw, VARIANTS[name], seed) for seed in seeds]
+                runs = [score_shape(draw, reference, VARIANTS[name], seed) for seed in seeds]
             mean = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
             figures[shape][name] = mean
             elapsed = time.perf_counter() - start

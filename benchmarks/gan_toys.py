@@ -40,10 +40,11 @@ stands its statistical floor, measured: the ``<S^2>`` of a truth sample of the s
 size against the pdf (and of a truth sample of ``n_eff`` points, the floor of the
 weighted sample). Beside ``n_eff / N`` stands the most that *exact* weights
 ``p_T / p_G`` could give for this GAN: by Cauchy-Schwarz in every bin,
-``N / n_eff = E_G[w^2] >= sum_b P_T(b)^2 / P_G(b)``, with ``P_T`` the pdf's bin
-integrals and ``P_G`` the GAN sample's bin fractions. A reweighting that reproduced
-the truth exactly could not have a larger ``n_eff``; the pdf's mass in bins the GAN
-leaves empty (holes no weight can fill) is reported too.
+``N / n_eff = E_G[w^2] / E_G[w]^2 >= sum_b P_T(b)^2 / P_G(b) / (1 - holes)^2``, with
+``P_T`` the pdf's bin integrals, ``P_G`` the GAN sample's bin fractions and ``holes``
+the pdf's mass in bins the GAN leaves empty (no weight can fill them; reported too).
+A reweighting that reproduced the truth exactly where the GAN has points could not
+have a larger ``n_eff``.
 
 The generators are trained for 2000, 1000, 2000 and 3000 steps. With one generator
 for all the points (the paper's 2 x 15 nets, and also 2 x 64, 2 x 128 or 3 x 128 nets,
@@ -196,13 +197,18 @@ def mode_error(toy: Toy, x: np.ndarray, truth: np.ndarray, w: np.ndarray | None 
 def neff_bound(p_truth: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     """The largest ``n_eff / N`` of exact weights, and the truth's mass where the GAN has none.
 
-    ``E_G[w^2] >= sum_b P_T(b)^2 / P_G(b)`` (Cauchy-Schwarz per bin) over the bins the
-    GAN sample reaches.
+    Weights ``w`` that reproduce the truth in the bins the GAN sample reaches have
+    ``E_G[w] = 1 - holes`` and ``E_G[w^2] >= sum_b P_T(b)^2 / P_G(b)`` over those bins
+    (Cauchy-Schwarz per bin), so ``n_eff / N = E_G[w]^2 / E_G[w^2]`` is at most
+    ``(1 - holes)^2 / sum_b P_T(b)^2 / P_G(b)``; 0 where no reached bin has truth mass.
     """
-    p_gan = counts / counts.sum()
-    reached = p_gan > 0
-    second_moment = np.sum(p_truth[reached] ** 2 / p_gan[reached])
-    return float(1.0 / second_moment), float(p_truth[~reached].sum())
+    reached = counts > 0
+    holes = float(p_truth[~reached].sum())
+    p_gan = counts[reached] / counts.sum()
+    second_moment = float(np.sum(p_truth[reached] ** 2 / p_gan))
+    if second_moment == 0:  # no GAN point where the truth has mass: no weights help
+        return 0.0, holes
+    return (1.0 - holes) ** 2 / second_moment, holes
 
 
 def exact_weights(toy: Toy, x: np.ndarray, p_truth: np.ndarray, counts: np.ndarray) -> np.ndarray:
