@@ -77,7 +77,7 @@ def test_the_defaults_for_points_correct_a_mixture_with_wider_nets() -> None:
         differ = ("clusters", "residual", "ema", "hidden", "critic_hidden", "latent")
         assert c | {k: paper[k] for k in differ} == paper
     assert WGAN(3, preset="clusters").config == WGAN(3, residual=False).config
-    # 1D defaults: generator 56 -> 64 -> 64 -> 1 (5 noise values and 50 codes)
+    # 1D defaults: generator 55 -> 64 -> 64 -> 1 (5 noise values and 50 codes)
     one = fitted(WGAN(1, progress=False), 1)
     assert parameters(one.generator) == (55 * 64 + 64) + (64 * 64 + 64) + (64 + 1) == 7809
     assert parameters(one.critic) == mlp_parameters(51, (64, 64), 1) == 7553

@@ -122,7 +122,8 @@ class WGAN(Exports):
     self-conditioned GAN) and let the generator learn a correction of each
     component's Gaussian draw (``residual``), with 2 x 64 nets and the generator
     averaged over its last ~1000 updates (``ema=0.999``): the modes are covered with
-    the data's masses, and what the GAN gets wrong is broad, which DCTR removes
+    the data's masses, and DCTR weights keep nearly every event. On the DCTRGAN toys
+    the fitted mixture alone is as close as the trained GAN, or closer
     (``benchmarks/gan_toys.py``, ``benchmarks/gan_coverage.py``, the figures in
     ``docs/performance.md``). ``preset="clusters"`` is the same without the residual:
     a free generator per component. Points with a condition have no clusters.
