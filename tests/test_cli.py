@@ -511,6 +511,35 @@ def test_generate_showers_to_root(tmp_path: Path, files: dict[str, Path]) -> Non
     np.testing.assert_array_equal(ak.to_numpy(showers["incident_energy"]), np.full(3, 50.0))
 
 
+def test_generate_showers_with_the_shower_gan(tmp_path: Path, files: dict[str, Path]) -> None:
+    out, model, again = tmp_path / "gen.root", tmp_path / "showers.pt", tmp_path / "again.root"
+    args = ["--generator", "showers", "--steps", "2", "--events", "40", "--no-progress"]
+    result = ok("generate", files["full"], "-n", "4", "-o", out, "--save-model", model, *args)
+    assert "ShowerGAN (30, 30, 30): trained on 40 events" in result.output
+    ok("generate", "--model", model, "-n", "4", "-o", again, "--no-progress")
+    first, second = io.read(out), io.read(again)
+    assert len(first) == len(second) == 4
+    # the same seed (the default) and model: the same showers
+    np.testing.assert_array_equal(
+        ak.to_numpy(ak.flatten(first["hits"]["energy"])),
+        ak.to_numpy(ak.flatten(second["hits"]["energy"])),
+    )
+    result = run("generate", files["full"], "-o", tmp_path / "x.root", *args, "--width", "2")
+    assert result.exit_code == 2
+    assert "--width applies to --generator wgan" in result.output
+    points = tmp_path / "points.npz"
+    np.savez(points, x=np.zeros((10, 2)))
+    result = run("generate", points, "-o", tmp_path / "x.npz", "--generator", "showers")
+    assert result.exit_code == 2
+    assert "--generator showers is for calorimeter showers" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "again.root",
+        "gen.root",
+        "points.npz",
+        "showers.pt",
+    ]
+
+
 def test_generate_errors(tmp_path: Path, files: dict[str, Path], traces: dict[str, Path]) -> None:
     assert "give INPUT to train on, or --model" in run("generate", "-o", tmp_path / "x.npz").output
     result = run("generate", traces["data"], "--model", files["model"], "-o", tmp_path / "x.npz")

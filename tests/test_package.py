@@ -21,6 +21,7 @@ PUBLIC = {
     "Hist",
     "Refiner",
     "Regressor",
+    "ShowerGAN",
     "__version__",
     "bias_resolution",
     "data",
@@ -59,6 +60,7 @@ def test_public_names() -> None:
     assert dctrgan.write is dctrgan.io.write
     assert dctrgan.DCTR is dctrgan.dctr.DCTR
     assert dctrgan.WGAN is dctrgan.wgan.WGAN
+    assert dctrgan.ShowerGAN is dctrgan.wgan.ShowerGAN
 
 
 def test_typed_marker_is_shipped() -> None:

@@ -29,7 +29,7 @@ from dctrgan.hist import Hist
 from dctrgan.io import iterate, read, write
 from dctrgan.refiner import Refiner
 from dctrgan.regression import Regressor, bias_resolution
-from dctrgan.wgan import WGAN
+from dctrgan.wgan import WGAN, ShowerGAN
 
 __all__ = (
     "DCTR",
@@ -38,6 +38,7 @@ __all__ = (
     "Hist",
     "Refiner",
     "Regressor",
+    "ShowerGAN",
     "__version__",
     "bias_resolution",
     "data",

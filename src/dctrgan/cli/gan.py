@@ -1,4 +1,5 @@
-"""The generative commands of ``dctrgan``: ``generate`` (WGAN) and ``refine`` (private).
+"""The generative commands of ``dctrgan``: ``generate`` (WGAN, ShowerGAN) and ``refine``
+(private).
 
 Each parses its arguments, calls the public API and prints what it made.
 """
@@ -34,8 +35,9 @@ from dctrgan.cli._common import (
     step_size,
     write_npz,
 )
+from dctrgan.modelfile import model_class
 from dctrgan.refiner import Refiner
-from dctrgan.wgan import WGAN
+from dctrgan.wgan import WGAN, ShowerGAN
 
 __all__ = ("generate_command", "refine_command")
 
@@ -82,6 +84,33 @@ def _shape(events: Any) -> tuple[int, ...]:
 # --------------------------------------------------------------------- generate
 
 
+def _shower_gan(
+    shape: tuple[int, ...],
+    conditioned: bool,
+    steps: int | None,
+    batch_size: int | None,
+    width: int | None,
+    loss: str,
+    seed: int,
+    device: str,
+    progress: bool,
+) -> ShowerGAN:
+    """The ShowerGAN of ``--generator showers``, for showers only."""
+    if len(shape) != 3:
+        msg = f"--generator showers is for calorimeter showers, not events of shape {shape}"
+        raise click.BadParameter(msg, param_hint="--generator")
+    for given, name in ((width, "--width"), (loss != "wasserstein" or None, "--loss")):
+        if given is not None:
+            msg = f"{name} applies to --generator wgan, not to the ShowerGAN"
+            raise click.UsageError(msg)
+    options: dict[str, Any] = {"seed": seed, "device": device, "progress": progress}
+    if steps is not None:
+        options |= {"profile_steps": steps, "hit_steps": steps}
+    if batch_size is not None:
+        options["hit_batch"] = batch_size
+    return ShowerGAN(shape, int(conditioned), **options)
+
+
 @click.command("generate")
 @click.argument("input_spec", metavar="[INPUT]", required=False)
 @click.option("-n", "--samples", "n", type=click.IntRange(min=0), default=10_000, show_default=True)
@@ -110,6 +139,15 @@ def _shape(events: Any) -> tuple[int, ...]:
     show_default=True,
     help="WGAN-GP, or the vanilla GAN of the DCTRGAN toys.",
 )
+@click.option(
+    "--generator",
+    type=click.Choice(["wgan", "showers"]),
+    default="wgan",
+    show_default=True,
+    help="Showers only: the 3D WGAN on the voxels, or the ShowerGAN (each layer's energy "
+    "and cells, then its hits; conditioned only on energies that vary); --steps sets "
+    "each of its WGANs, --batch-size its hits per update.",
+)
 @events_option
 @branch_option
 @overwrite_option
@@ -126,6 +164,7 @@ def generate_command(
     batch_size: int | None,
     width: int | None,
     loss: str,
+    generator: str,
     events: int | None,
     branches: tuple[str, ...],
     overwrite: bool,
@@ -135,7 +174,8 @@ def generate_command(
 ) -> None:
     """Train a WGAN on INPUT (or load one with --model) and write N samples.
 
-    INPUT: showers (ROOT; a 3D WGAN on the voxels), air-shower traces (ROOT; the
+    INPUT: showers (ROOT; a 3D WGAN on the voxels, or with --generator showers
+    the ShowerGAN), air-shower traces (ROOT; the
     paper's WGAN on the 9x9 footprints) or points (.npz, array x; the toy GANs).
     Showers are written to ROOT as events; patterns and points to .npz: x, and
     for a conditioned WGAN energy (with --energy) and reconstructed_energy (the
@@ -146,6 +186,7 @@ def generate_command(
         dctrgan generate data.root -n 5000 -o patterns.npz --save-model wgan.pt
         dctrgan generate --model wgan.pt -n 5000 --energy 10 -o patterns_10EeV.npz
         dctrgan generate truth.npz --loss bce -n 100000 -o gan.npz
+        dctrgan generate showers.root --generator showers -n 10000 -o fake.root
     """
     _model_or_input(model_file, input_spec, "INPUT")
     if model_file is not None and save_model is not None:
@@ -155,10 +196,12 @@ def generate_command(
     if save_model is not None:
         check_output(save_model, overwrite, (input_spec, output))
     start = time.perf_counter()
+    gan: WGAN | ShowerGAN
     if model_file is not None:
         check_input(model_file)
-        wgan = WGAN.load(model_file, device=device, progress=progress)
-        _check_samples(wgan.shape, wgan.config["condition_dim"] > 0, output, energy)
+        kind = ShowerGAN if model_class(model_file) == "ShowerGAN" else WGAN
+        gan = kind.load(model_file, device=device, progress=progress)
+        _check_samples(gan.shape, gan.config["condition_dim"] > 0, output, energy)
         how = f"loaded {model_file}"
     else:
         assert input_spec is not None
@@ -166,30 +209,40 @@ def generate_command(
         shape = _shape(x)
         conditioned = condition and isinstance(x, ak.Array)
         _check_samples(shape, conditioned, output, energy)
-        wgan = WGAN(
-            shape,
-            condition_dim=int(conditioned),
-            loss=loss,  # type: ignore[arg-type]
-            device=device,
-            seed=seed,
-            progress=progress,
-            width=width,
-            batch_size=batch_size,
-            steps=steps,
-        )
-        wgan.fit(x)
+        if generator == "showers":
+            # a single energy is no label: the profile keeps its Gaussian mixture
+            energies = np.asarray(x["incident_energy"]) if conditioned else np.zeros(1)
+            conditioned = bool(np.ptp(energies) > 0)
+            gan = _shower_gan(
+                shape, conditioned, steps, batch_size, width, loss, seed, device, progress
+            )
+        else:
+            gan = WGAN(
+                shape,
+                condition_dim=int(conditioned),
+                loss=loss,  # type: ignore[arg-type]
+                device=device,
+                seed=seed,
+                progress=progress,
+                width=width,
+                batch_size=batch_size,
+                steps=steps,
+            )
+        gan.fit(x)
         how = f"trained on {len(x)} events of {input_spec} in {time.perf_counter() - start:.0f} s"
         if save_model is not None:
-            wgan.save(save_model)
+            gan.save(save_model)
             how += f", saved to {save_model}"
-    conditioned = wgan.config["condition_dim"] > 0
+    conditioned = gan.config["condition_dim"] > 0
     label = energy if conditioned else None
-    if len(wgan.shape) == 3:
-        showers = wgan.sample_events(
+    if len(gan.shape) == 3:
+        showers = gan.sample_events(
             n, condition=label, seed=seed, energy=None if conditioned else energy
         )
         io.write(output, showers, overwrite=overwrite)
     else:
+        assert isinstance(gan, WGAN)
+        wgan = gan
         x_new = wgan.sample(n, condition=label, seed=seed)
         arrays = {"x": x_new}
         if label is not None:
@@ -197,7 +250,7 @@ def generate_command(
         if conditioned:
             arrays["reconstructed_energy"] = wgan.reconstruct(x_new)
         write_npz(output, arrays, overwrite)
-    click.echo(f"WGAN {wgan.shape}: {how}")
+    click.echo(f"{type(gan).__name__} {gan.shape}: {how}")
     click.echo(f"wrote {n} samples to {output}")
 
 
