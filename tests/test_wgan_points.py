@@ -164,6 +164,7 @@ def test_noise_draws_the_cluster_code_with_the_fractions() -> None:
     assert abs(float(z[:, :3].mean())) < 0.02
     assert float(z[:, :3].std()) == pytest.approx(1.0, abs=0.02)
     assert noise(5, 3).shape == (5, 3)
+    assert noise(0, 3, fractions).shape == (0, 7)  # no events: no draw
 
 
 def test_the_mixture_finds_separated_blobs() -> None:

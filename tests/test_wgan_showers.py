@@ -14,7 +14,15 @@ from dctrgan.data import DEFAULT_GEOMETRY, Geometry
 from dctrgan.features import voxelize
 from dctrgan.simulate import calorimeter
 from dctrgan.training import threads
-from dctrgan.wgan._hits import Gaussianized, Profiles, place, profiles, training_hits
+from dctrgan.wgan import showers as showers_module
+from dctrgan.wgan._hits import (
+    Gaussianized,
+    Profiles,
+    _displace,
+    place,
+    profiles,
+    training_hits,
+)
 
 SMALL = Geometry(n_layers=6, n_x=8, n_y=8, absorber=(2.1,) * 6)
 TINY = {"progress": False, "device": "cpu", "profile_steps": 30, "hit_steps": 30}
@@ -99,7 +107,8 @@ def test_place_fills_each_layer_with_its_cells_and_energy() -> None:
     count = np.array([[3, 0, 12, 3], [1, 5, 2, 8]])
     p = Profiles(energy, count, np.zeros((2, 2)))
     rng = np.random.default_rng(1)
-    placed = place(p, g, uniform_offsets(0), lambda cond: rng.normal(size=(len(cond), 1)))
+    normal = lambda cond: rng.normal(size=(len(cond), 1))
+    placed = place(p, g, uniform_offsets(0), normal, np.random.default_rng(2))
     event = np.repeat(np.arange(2), placed.counts)
     key = np.stack([event, placed.layer, placed.ix, placed.iy], 1)
     assert len(np.unique(key, axis=0)) == len(key)  # distinct cells
@@ -114,16 +123,41 @@ def test_place_fills_each_layer_with_its_cells_and_energy() -> None:
     assert (np.diff(key[:, 0] * 1000 + key[:, 1] * 100 + key[:, 2] * 10 + key[:, 3]) > 0).all()
 
 
-def test_place_keeps_fewer_cells_when_draws_repeat() -> None:
-    """Every draw on the centroid's cell: one cell per layer, holding all its energy."""
-    p = Profiles(np.array([[4.0, 9.0]]), np.array([[3, 6]]), np.zeros((1, 2)))
+def test_draws_on_a_taken_cell_move_to_the_nearest_free_one() -> None:
+    """Every draw on the centroid's cell: the layer fills the centre, then its 4 nearest
+    neighbours, then the 4 diagonal ones, each holding its share of the energy."""
+    p = Profiles(np.array([[4.0, 9.0]]), np.array([[1, 9]]), np.zeros((1, 2)))
     g = Geometry(n_layers=2, n_x=5, n_y=5, absorber=(2.1, 2.1))
-    placed = place(
-        p, g, lambda cond: np.zeros((len(cond), 2)), lambda cond: np.zeros((len(cond), 1))
+    at_centre = lambda cond: np.zeros((len(cond), 2))
+    placed = place(p, g, at_centre, at_centre, np.random.default_rng(0))
+    assert_array_equal(placed.counts, [10])
+    assert_array_equal(placed.layer, [0] + [1] * 9)
+    assert_array_equal(placed.ix[1:], [1, 1, 1, 2, 2, 2, 3, 3, 3])  # the 3 x 3 around (2, 2)
+    assert_array_equal(placed.iy[1:], [1, 2, 3] * 3)
+    # drawn energies all 1 MeV: equal shares of the layer's energy
+    assert_allclose(placed.energy, [4.0] + [1.0] * 9)
+
+
+def test_displacement_fills_rings_at_equal_distance_in_every_orientation() -> None:
+    """Twelve draws on one cell: the centre, its 4 neighbours, 4 diagonals, then 3 of the
+    4 cells two steps away, chosen by the draws' random orientations."""
+    g = Geometry(n_layers=1, n_x=7, n_y=7, absorber=(2.1,))
+    key = np.full(12, 3 * 7 + 3)
+    ix, iy, found = _displace(key, np.full(12, 3), np.full(12, 3), g, np.random.default_rng(1))
+    assert found.all()
+    r2 = (ix - 3) ** 2 + (iy - 3) ** 2
+    assert sorted(r2.tolist()) == [0, 1, 1, 1, 1, 2, 2, 2, 2, 4, 4, 4]
+    assert len(set(zip(ix.tolist(), iy.tolist(), strict=True))) == 12
+    # a corner cell: neighbours outside the calorimeter are skipped
+    ix, iy, found = _displace(
+        np.zeros(4, dtype=np.int64),
+        np.zeros(4, np.int64),
+        np.zeros(4, np.int64),
+        g,
+        np.random.default_rng(1),
     )
-    assert_array_equal(placed.counts, [2])
-    assert_array_equal(placed.ix, [2, 2])
-    assert_allclose(placed.energy, [4.0, 9.0])
+    assert found.all()
+    assert sorted(zip(ix.tolist(), iy.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 0), (1, 1)]
 
 
 def test_training_hits_are_the_cells_of_the_voxels(showers) -> None:
@@ -243,3 +277,15 @@ def test_learns_the_showers_layer_energies() -> None:
 
 def test_default_shape_is_the_ild_like_calorimeter() -> None:
     assert ShowerGAN(progress=False).shape == DEFAULT_GEOMETRY.shape
+
+
+def test_chunks_of_showers_and_none(fitted: ShowerGAN, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hits placed in chunks of 7 showers: each layer still holds the profile's energy."""
+    monkeypatch.setattr(showers_module, "_CHUNK", 7)
+    profile = fitted.parts["profile"]
+    z, labels = profile.latent(20, seed=8)
+    p = Profiles.from_vector(profile.generate(z, labels), SMALL, fitted._centroid)
+    v = fitted.sample(20, seed=8)
+    assert_allclose(v.sum(axis=(2, 3), dtype=np.float64), p.energy, rtol=1e-5, atol=1e-6)
+    assert fitted.sample(0).shape == (0, *SMALL.shape)
+    assert len(fitted.sample_events(0)) == 0

@@ -100,6 +100,8 @@ def noise(
     z = torch.randn(n, latent, generator=generator, device=device)
     if fractions is None:
         return z
+    if n == 0:  # torch.multinomial draws at least one
+        return torch.zeros(0, latent + len(fractions), device=z.device)
     pick = torch.multinomial(fractions.to(z.device), n, replacement=True, generator=generator)
     return torch.cat([z, one_hot(pick, len(fractions))], -1)
 

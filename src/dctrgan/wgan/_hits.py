@@ -9,9 +9,10 @@ A shower of ``L`` layers becomes
 - its **hits**: each active cell's offset from the centroid and its energy, with the
   cell's layer summary (:func:`hit_conditions`) as the condition.
 
-:func:`place` turns a generated profile and a hit generator back into hits: each layer
-draws positions until it has its count of distinct cells, then energies at those cells,
-scaled so that the layer holds its energy with every cell at or above the threshold.
+:func:`place` turns a generated profile and the hit generators back into hits: each
+layer draws its count of positions (one taken twice moves to the nearest free cell),
+then energies at those cells, scaled so that the layer holds its energy with every cell
+at or above the threshold.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from dctrgan.data import Geometry
+from dctrgan.features import centroid as shower_centroid
 
 __all__ = (
     "Gaussianized",
@@ -35,13 +37,14 @@ __all__ = (
     "training_hits",
 )
 
-#: Extra position draws per layer beyond twice its count: draws land on cells taken
-#: before (the core is drawn again and again) or outside the calorimeter.
-_SPARE = 10
+#: Spare position draws per layer beyond its count and a quarter (for draws that land
+#: outside the calorimeter).
+_SPARE = 4
 #: Smallest energy share of a cell before the scaling (keeps every share positive).
 _MIN_SHARE = 1e-3
-#: Quantiles of :class:`Gaussianized`.
+#: Quantiles of :class:`Gaussianized`, and the standard normal's at their probabilities.
 _LEVELS = 257
+_NORMAL = np.array([NormalDist().inv_cdf((k + 0.5) / _LEVELS) for k in range(_LEVELS)])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,11 +62,6 @@ class Gaussianized:
 
     knots: np.ndarray
 
-    @staticmethod
-    def _normal() -> np.ndarray:
-        p = (np.arange(_LEVELS) + 0.5) / _LEVELS
-        return np.array([NormalDist().inv_cdf(q) for q in p])
-
     @classmethod
     def fit(cls, x: np.ndarray) -> Gaussianized:
         """The quantiles of the columns of ``x`` ``(N, k)`` (made strictly increasing)."""
@@ -75,22 +73,26 @@ class Gaussianized:
         return cls(knots)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        z = self._normal()
-        return np.stack(
-            [np.interp(x[:, j], self.knots[:, j], z) for j in range(x.shape[1])], axis=1
-        )
+        """``(N, k)`` values to ``(N, k)`` standard normal ones."""
+        columns = range(x.shape[1])
+        return np.stack([np.interp(x[:, j], self.knots[:, j], _NORMAL) for j in columns], 1)
 
     def inverse(self, u: np.ndarray) -> np.ndarray:
-        z = self._normal()
-        return np.stack(
-            [np.interp(u[:, j], z, self.knots[:, j]) for j in range(u.shape[1])], axis=1
-        )
+        """``(N, k)`` standard normal values back to the columns' units."""
+        columns = range(u.shape[1])
+        return np.stack([np.interp(u[:, j], _NORMAL, self.knots[:, j]) for j in columns], 1)
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready knots."""
         return {"knots": self.knots.tolist()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Gaussianized:
+        """The map of :meth:`to_dict` output.
+
+        Raises:
+            ValueError: for knots of another number of levels.
+        """
         knots = np.asarray(d["knots"], dtype=np.float64)
         if knots.ndim != 2 or len(knots) != _LEVELS:
             msg = f"Gaussianized: expected ({_LEVELS}, k) knots, got shape {knots.shape}"
@@ -111,6 +113,10 @@ class Profiles:
     energy: np.ndarray
     count: np.ndarray
     centroid: np.ndarray
+
+    def select(self, index: slice) -> Profiles:
+        """The profiles of some showers."""
+        return Profiles(self.energy[index], self.count[index], self.centroid[index])
 
     def vector(self, centroid: Gaussianized) -> np.ndarray:
         """The ``(N, 2 L + 2)`` float32 profile the first generator learns, the centroid
@@ -137,13 +143,8 @@ def profiles(voxels: np.ndarray, geometry: Geometry) -> Profiles:
     """The profiles of dense voxels ``(N, L, H, W)`` in MeV."""
     energy = voxels.sum(axis=(2, 3), dtype=np.float64)
     count = np.count_nonzero(voxels, axis=(2, 3))
-    total = energy.sum(axis=1)
-    safe = np.where(total > 0, total, 1.0)
-    projected_x = voxels.sum(axis=(1, 3), dtype=np.float64)
-    projected_y = voxels.sum(axis=(1, 2), dtype=np.float64)
-    x = projected_x @ geometry.cell_x(np.arange(geometry.n_x)) / safe
-    y = projected_y @ geometry.cell_y(np.arange(geometry.n_y)) / safe
-    return Profiles(energy, count, np.stack([x, y], axis=1))
+    xy = [shower_centroid(voxels, axis, geometry) for axis in ("x", "y")]
+    return Profiles(energy, count, np.stack(xy, axis=1))
 
 
 def hit_conditions(
@@ -223,40 +224,111 @@ class Placed:
     iy: np.ndarray
     energy: np.ndarray
 
+    @classmethod
+    def concatenate(cls, pieces: list[Placed], n: int) -> Placed:
+        """The hits of consecutive chunks of showers, ``n`` showers in all."""
+        if not pieces:
+            empty = np.zeros(0, dtype=np.int64)
+            return cls(np.zeros(n, dtype=np.int64), empty, empty, empty, np.zeros(0))
+        fields = [f.name for f in dataclasses.fields(cls)]
+        return cls(*(np.concatenate([getattr(q, f) for q in pieces]) for f in fields))
 
-def place(p: Profiles, geometry: Geometry, positions: Sampler, energies: Sampler) -> Placed:
+
+def _rings(reach: int) -> np.ndarray:
+    """``(k, 2)`` cell offsets within ``reach`` cells, by distance (no ``(0, 0)``)."""
+    d = np.arange(-reach, reach + 1)
+    ox, oy = (a.reshape(-1) for a in np.meshgrid(d, d, indexing="ij"))
+    order = np.lexsort((oy, ox, ox**2 + oy**2))[1:]
+    return np.stack([ox[order], oy[order]], axis=1)
+
+
+#: Where a drawn cell that is taken moves: the nearest free cell within 4 cells.
+_RINGS = _rings(4)
+
+
+def _displace(
+    key: np.ndarray, ix: np.ndarray, iy: np.ndarray, g: Geometry, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Hits drawn on a cell taken before move to the nearest free cell of their layer.
+
+    ``key`` is ``layer_id * n_cells + cell`` of each hit in the order drawn. Returns
+    the new ``(ix, iy)`` and which hits found a cell (the rest: none free within
+    :data:`_RINGS`). Offsets at equal distance are tried in a random orientation
+    per hit (one of the square's 8 symmetries).
+    """
+    ix, iy = ix.copy(), iy.copy()
+    n_cells = g.n_x * g.n_y
+    layer_id = key // n_cells
+    _, first = np.unique(key, return_index=True)
+    placed = np.zeros(len(key), dtype=bool)
+    placed[first] = True
+    taken = np.sort(key[first])
+    pending = np.flatnonzero(~placed)
+    flip = rng.integers(0, 2, size=(len(pending), 3)).astype(bool)  # x sign, y sign, swap
+    for ox, oy in _RINGS:
+        if len(pending) == 0:
+            break
+        dx = np.where(flip[:, 2], oy, ox) * np.where(flip[:, 0], -1, 1)
+        dy = np.where(flip[:, 2], ox, oy) * np.where(flip[:, 1], -1, 1)
+        cx, cy = ix[pending] + dx, iy[pending] + dy
+        ok = (cx >= 0) & (cx < g.n_x) & (cy >= 0) & (cy < g.n_y)
+        candidate = layer_id[pending] * n_cells + cx * g.n_y + cy
+        where = np.searchsorted(taken, candidate).clip(max=len(taken) - 1)
+        ok &= taken[where] != candidate
+        # two hits asking for one free cell: the first drawn takes it
+        free = np.flatnonzero(ok)
+        _, winner = np.unique(candidate[free], return_index=True)
+        win = free[winner]
+        hits = pending[win]
+        ix[hits], iy[hits], placed[hits] = cx[win], cy[win], True
+        taken = np.sort(np.concatenate([taken, candidate[win]]))
+        keep = np.ones(len(pending), dtype=bool)
+        keep[win] = False
+        pending, flip = pending[keep], flip[keep]
+    return ix, iy, placed
+
+
+def place(
+    p: Profiles,
+    geometry: Geometry,
+    positions: Sampler,
+    energies: Sampler,
+    rng: np.random.Generator,
+) -> Placed:
     """The hits of generated profiles.
 
-    Each layer with ``n`` cells draws ``2 n + 10`` positions around the shower
-    centroid (``positions``), keeps the first ``n`` distinct cells inside the
-    calorimeter in the order drawn, and draws each kept cell's energy given its
-    distance from the centroid (``energies``); the energies are then scaled to
-    ``threshold + (E - k threshold) s / sum(s)`` with ``s`` the drawn energy above
-    the threshold: the ``k`` cells hold the layer's energy ``E`` and each reaches
-    the threshold. A layer that finds fewer than ``n`` cells keeps those it found.
+    Each layer with ``n`` cells draws ``n`` positions around the shower centroid
+    (``positions``; draws outside the calorimeter are replaced by spare ones). A draw
+    on a cell taken by an earlier draw of its layer moves to the nearest free cell
+    (:func:`_displace`): a layer's cells are distinct, as in a shower, and the dense
+    core of a layer stays filled instead of pushing draws out to the halo. Each
+    cell's energy is drawn given its distance from the centroid (``energies``) and
+    scaled to ``threshold + (E - k threshold) s / sum(s)`` with ``s`` the drawn
+    energy above the threshold: the ``k`` cells hold the layer's energy ``E`` and
+    each reaches the threshold.
     """
     n, n_layers = p.count.shape
     g, cell = geometry, geometry.cell_size
-    draws = np.where(p.count > 0, 2 * p.count + _SPARE, 0).reshape(-1)
+    count = p.count.reshape(-1)
+    draws = np.where(count > 0, count + count // 4 + _SPARE, 0)
     layer_id = np.repeat(np.arange(n * n_layers), draws)  # event * L + layer
-    event, layer = np.divmod(layer_id, n_layers)
     condition = hit_conditions(
-        layer, p.energy.reshape(-1)[layer_id], p.count.reshape(-1)[layer_id], n_layers
+        layer_id % n_layers, p.energy.reshape(-1)[layer_id], count[layer_id], n_layers
     )
     offset = np.sinh(np.asarray(positions(condition), dtype=np.float64)) * cell
+    event = layer_id // n_layers
     ix = np.rint((p.centroid[event, 0] + offset[:, 0] - g.cell_x(0)) / cell).astype(np.int64)
     iy = np.rint((p.centroid[event, 1] + offset[:, 1] - g.cell_y(0)) / cell).astype(np.int64)
-    inside = np.flatnonzero((ix >= 0) & (ix < g.n_x) & (iy >= 0) & (iy < g.n_y))
-    key = (layer_id[inside] * g.n_x + ix[inside]) * g.n_y + iy[inside]
-    # the first draw of each distinct cell, in the order drawn
-    _, first = np.unique(key, return_index=True)
-    draw = inside[np.sort(first)]
-    kept_layer = layer_id[draw]  # non-decreasing: draws are grouped by layer
-    rank = np.arange(len(draw)) - np.searchsorted(kept_layer, kept_layer)
-    draw = draw[rank < p.count.reshape(-1)[kept_layer]]
-    kept_layer = layer_id[draw]
-    dx = g.cell_x(ix[draw]) - p.centroid[event[draw], 0]
-    dy = g.cell_y(iy[draw]) - p.centroid[event[draw], 1]
+    draw = np.flatnonzero((ix >= 0) & (ix < g.n_x) & (iy >= 0) & (iy < g.n_y))
+    # the first n draws inside of each layer (draws are grouped by layer)
+    rank = np.arange(len(draw)) - np.searchsorted(layer_id[draw], layer_id[draw])
+    draw = draw[rank < count[layer_id[draw]]]
+    key = (layer_id[draw] * g.n_x + ix[draw]) * g.n_y + iy[draw]
+    ix, iy, found = _displace(key, ix[draw], iy[draw], g, rng)
+    draw, ix, iy = draw[found], ix[found], iy[found]
+    kept_layer, event = layer_id[draw], event[draw]
+    dx = g.cell_x(ix) - p.centroid[event, 0]
+    dy = g.cell_y(iy) - p.centroid[event, 1]
     drawn = np.asarray(
         energies(np.concatenate([condition[draw], _radius(dx, dy, cell)], axis=1)),
         dtype=np.float64,
@@ -267,12 +339,11 @@ def place(p: Profiles, geometry: Geometry, positions: Sampler, energies: Sampler
     total = np.bincount(kept_layer, weights=share, minlength=size)
     above = p.energy.reshape(-1) - k * g.threshold
     energy = g.threshold + above[kept_layer] * share / total[kept_layer]
-    order = np.lexsort((iy[draw], ix[draw], kept_layer))  # event, layer, ix, iy
-    draw = draw[order]
+    order = np.lexsort((iy, ix, kept_layer))  # event, layer, ix, iy
     return Placed(
-        counts=np.bincount(event[draw], minlength=n),
-        layer=layer[draw],
-        ix=ix[draw],
-        iy=iy[draw],
+        counts=np.bincount(event, minlength=n),
+        layer=kept_layer[order] % n_layers,
+        ix=ix[order],
+        iy=iy[order],
         energy=energy[order],
     )

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import awkward as ak
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from dctrgan.data import DEFAULT_GEOMETRY, Events, Geometry, make_showers
 from dctrgan.modelfile import CONTENT_ERRORS, ModelConfig, damaged, load_model, save_model
@@ -33,6 +34,13 @@ log = logging.getLogger(__name__)
 PARTS = ("profile", "positions", "energies")
 #: Training labels kept for sampling incident energies.
 _KEPT_LABELS = 10_000
+#: Showers whose hits are placed at once (bounded memory: ~1,000 draws per shower).
+_CHUNK = 1000
+
+
+def _chunk_seed(seed: int, chunk: int, part: int) -> int:
+    """The seed of a hit generator (``part``) for a chunk of showers."""
+    return int(np.random.SeedSequence([seed, chunk, part]).generate_state(1)[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,9 +89,11 @@ class ShowerGAN:
        cell), then its log energy given also its distance from the centroid. Their
        critics see the condition, which makes a constrainer needless (``kappa=0``);
        generators and critics have ``hidden`` layers. A generated layer of ``n``
-       cells draws positions until it has ``n`` distinct cells inside the
-       calorimeter, draws their energies and scales them so that the layer holds
-       its energy with every cell at or above the MIP threshold.
+       cells draws ``n`` positions inside the calorimeter; a draw on a cell taken
+       before moves to the nearest free cell (the dense core stays filled, as in a
+       shower, instead of pushing draws out into the halo). It then draws their
+       energies and scales them so that the layer holds its energy with every cell
+       at or above the MIP threshold.
 
     The layer energies, the active-cell count, the total energy and the longitudinal
     centroid -- the 33 high-level features of the DCTRGAN paper -- are those of
@@ -162,7 +172,7 @@ class ShowerGAN:
 
     @property
     def parts(self) -> dict[str, WGAN]:
-        """The fitted WGANs by name: ``profile``, ``positions``, ``energies``.
+        """The three fitted WGANs, by name (``profile``, ``positions``, ``energies``).
 
         Raises:
             RuntimeError: before ``fit``.
@@ -257,12 +267,22 @@ class ShowerGAN:
         u = parts["profile"].generate(z, labels)
         p = Profiles.from_vector(u, self._geometry, self._centroid)
 
-        def sampler(name: str, offset: int) -> Any:
-            s = None if seed is None else seed + offset
-            return lambda cond: parts[name].sample(len(cond), cond, seed=s)
+        pieces = []
+        starts = range(0, n, _CHUNK)
+        bar = tqdm(
+            starts, desc="ShowerGAN hits", unit="chunk", disable=not self.progress or n <= _CHUNK
+        )
+        for k, start in enumerate(bar):
+            chunk = p.select(slice(start, start + _CHUNK))
 
-        placed = place(p, self._geometry, sampler("positions", 1), sampler("energies", 2))
-        return placed, labels
+            def sampler(name: str, part: int, k: int = k) -> Any:
+                s = None if seed is None else _chunk_seed(seed, k, part)
+                return lambda cond: parts[name].sample(len(cond), cond, seed=s)
+
+            rng = np.random.default_rng(None if seed is None else _chunk_seed(seed, k, 3))
+            positions, energies = sampler("positions", 1), sampler("energies", 2)
+            pieces.append(place(chunk, self._geometry, positions, energies, rng))
+        return Placed.concatenate(pieces, n), labels
 
     def sample(self, n: int, condition: Any = None, *, seed: int | None = None) -> np.ndarray:
         """Generate ``n`` showers as dense voxels.
