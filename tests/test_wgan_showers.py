@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import awkward as ak
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
+import dctrgan
 from dctrgan import ShowerGAN, features
-from dctrgan.data import DEFAULT_GEOMETRY, Geometry
+from dctrgan.data import DEFAULT_GEOMETRY, Geometry, geometry_of, make_showers
 from dctrgan.features import voxelize
 from dctrgan.simulate import calorimeter
 from dctrgan.training import threads
@@ -24,6 +26,7 @@ from dctrgan.wgan._hits import (
     training_hits,
 )
 
+DATA = Path(__file__).parent / "data"
 SMALL = Geometry(n_layers=6, n_x=8, n_y=8, absorber=(2.1,) * 6)
 TINY = {"progress": False, "device": "cpu", "profile_steps": 30, "hit_steps": 30}
 
@@ -289,3 +292,33 @@ def test_chunks_of_showers_and_none(fitted: ShowerGAN, monkeypatch: pytest.Monke
     assert_allclose(v.sum(axis=(2, 3), dtype=np.float64), p.energy, rtol=1e-5, atol=1e-6)
     assert fitted.sample(0).shape == (0, *SMALL.shape)
     assert len(fitted.sample_events(0)) == 0
+
+
+def test_a_geant4_strip_detector(tmp_path: Path) -> None:
+    """The Geant4 hit table of ``tests/data`` (3 layers of 110 strips, one cell across:
+    see ``test_io_hittable.py``): the ShowerGAN fits its showers and generates showers
+    of that detector, with distinct strips at or above the threshold."""
+    strips = Geometry(n_layers=3, n_x=110, n_y=1, cell_size=1.0, absorber=(1.0, 1.0, 1.0))
+    events = dctrgan.read(f"{DATA / 'uproot-from-geant4.root'}:HitStrips", group_by="Event")
+    code = ak.to_numpy(ak.flatten(events.Laystrip))
+    real = make_showers(
+        np.full(len(events), 1.0),
+        ak.to_numpy(ak.num(events.Laystrip, axis=1)),
+        code // 1000 - 1,
+        code % 1000,
+        np.zeros_like(code),
+        ak.to_numpy(ak.flatten(events.Energy)),
+        geometry=strips,
+    )
+    gan = ShowerGAN(strips.shape, seed=4, **TINY).fit(real)
+    fake = gan.sample_events(50, seed=1)
+    assert len(fake) == 50
+    assert geometry_of(fake["hits"]) == strips
+    v = voxelize(fake)
+    assert v.shape == (50, 3, 110, 1)
+    assert ((v == 0) | (v >= strips.threshold * (1 - 1e-6))).all()
+    path = tmp_path / "strips.pt"
+    gan.save(path)
+    assert_array_equal(
+        ShowerGAN.load(path, progress=False).sample(5, seed=2), gan.sample(5, seed=2)
+    )
