@@ -1,5 +1,5 @@
-"""The generative commands of ``dctrgan``: ``generate`` (WGAN, ShowerGAN) and ``refine``
-(private).
+"""The generative commands of ``dctrgan`` (private): ``generate`` (WGAN, ShowerGAN) and
+``refine``.
 
 Each parses its arguments, calls the public API and prints what it made.
 """
@@ -99,8 +99,8 @@ def _shower_gan(
     if len(shape) != 3:
         msg = f"--generator showers is for calorimeter showers, not events of shape {shape}"
         raise click.BadParameter(msg, param_hint="--generator")
-    for given, name in ((width, "--width"), (loss != "wasserstein" or None, "--loss")):
-        if given is not None:
+    for given, name in ((width is not None, "--width"), (loss != "wasserstein", "--loss")):
+        if given:
             msg = f"{name} applies to --generator wgan, not to the ShowerGAN"
             raise click.UsageError(msg)
     options: dict[str, Any] = {"seed": seed, "device": device, "progress": progress}
@@ -241,14 +241,13 @@ def generate_command(
         )
         io.write(output, showers, overwrite=overwrite)
     else:
-        assert isinstance(gan, WGAN)
-        wgan = gan
-        x_new = wgan.sample(n, condition=label, seed=seed)
+        assert isinstance(gan, WGAN)  # only WGANs generate points and patterns
+        x_new = gan.sample(n, condition=label, seed=seed)
         arrays = {"x": x_new}
         if label is not None:
             arrays["energy"] = np.full(n, label)
         if conditioned:
-            arrays["reconstructed_energy"] = wgan.reconstruct(x_new)
+            arrays["reconstructed_energy"] = gan.reconstruct(x_new)
         write_npz(output, arrays, overwrite)
     click.echo(f"{type(gan).__name__} {gan.shape}: {how}")
     click.echo(f"wrote {n} samples to {output}")
